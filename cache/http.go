@@ -1,0 +1,229 @@
+package cache
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	neturl "net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// defaultClient has timeouts on each phase up to the response headers but
+// none on the body: stalls are caught by Options.StallTimeout instead, so a
+// large file on a slow link still completes.
+func defaultClient() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.DialContext = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	t.TLSHandshakeTimeout = 15 * time.Second
+	t.ResponseHeaderTimeout = 60 * time.Second
+	t.MaxIdleConnsPerHost = 16
+	t.ForceAttemptHTTP2 = true
+	// Ask for the bytes as stored: Content-Length then means the file's size
+	// and can be checked before reading the body.
+	t.DisableCompression = true
+	return &http.Client{Transport: t}
+}
+
+// retryable marks an attempt's error as transient.
+type retryable struct {
+	err   error
+	after time.Duration // from Retry-After, if the server sent one
+}
+
+func (r *retryable) Error() string { return r.err.Error() }
+func (r *retryable) Unwrap() error { return r.err }
+
+var errStalled = errors.New("stalled")
+
+// retry runs attempt until it succeeds, fails for good, or the retries are
+// used up. The error returned is never a *retryable, so that nested retry
+// loops cannot multiply.
+func (c *Cache) retry(ctx context.Context, what string, attempt func(context.Context) error) error {
+	for n := 1; ; n++ {
+		err := attempt(ctx)
+		if err == nil {
+			return nil
+		}
+		var r *retryable
+		if !errors.As(err, &r) {
+			return err
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if n > c.retries {
+			if n > 1 {
+				return fmt.Errorf("%w (gave up after %d attempts)", r.err, n)
+			}
+			return r.err
+		}
+		d := c.delay(n, r.after)
+		c.log.Warn("transient error; retrying", "item", what, "attempt", n, "delay", d, "err", r.err)
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("%w (while waiting to retry after: %v)", ctx.Err(), r.err)
+		case <-t.C:
+		}
+	}
+}
+
+// delay is the backoff before retry n (1-based): Backoff doubled each time,
+// capped, with jitter in [d/2, d) so that parallel downloads hitting the same
+// failing mirror do not retry in lockstep. A Retry-After is honoured up to the
+// cap.
+func (c *Cache) delay(n int, after time.Duration) time.Duration {
+	d := c.backoff
+	for i := 1; i < n && d < c.maxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, c.maxBackoff)
+	d = d/2 + rand.N(d/2+1)
+	if after > d {
+		d = min(after, c.maxBackoff)
+	}
+	return d
+}
+
+// response is an open HTTP response whose body reads abort the request when
+// no byte arrives for the stall timeout.
+type response struct {
+	*http.Response
+	url    string
+	ctx    context.Context // the request's own context
+	cancel context.CancelCauseFunc
+	timer  *time.Timer
+	stall  time.Duration
+}
+
+func (r *response) Read(p []byte) (int, error) {
+	n, err := r.Body.Read(p)
+	if n > 0 {
+		r.timer.Reset(r.stall)
+	}
+	return n, err
+}
+
+func (r *response) close() {
+	r.timer.Stop()
+	r.Body.Close()
+	r.cancel(nil)
+}
+
+// bodyError classifies an error reading the body: any failure of the
+// connection mid-body (unexpected EOF, reset, stall) is transient unless the
+// caller's ctx is done.
+func (r *response) bodyError(parent context.Context, err error) error {
+	if parent.Err() != nil {
+		return parent.Err()
+	}
+	if errors.Is(context.Cause(r.ctx), errStalled) {
+		return &retryable{err: fmt.Errorf("GET %s: no data received for %v", r.url, r.stall)}
+	}
+	return &retryable{err: fmt.Errorf("GET %s: reading body: %w", r.url, err)}
+}
+
+// open sends a GET and returns the response if it is a success or a 304.
+// Other statuses become an *HTTPError (retryable for 408, 429 and 5xx).
+func (c *Cache) open(ctx context.Context, url string, hdr http.Header) (*response, error) {
+	rctx, cancel := context.WithCancelCause(ctx)
+	req, err := http.NewRequestWithContext(rctx, http.MethodGet, url, nil)
+	if err != nil {
+		cancel(nil)
+		return nil, fmt.Errorf("GET %s: %w", url, err)
+	}
+	for k, v := range hdr {
+		req.Header[k] = v
+	}
+	req.Header.Set("User-Agent", c.userAgent)
+	timer := time.AfterFunc(c.stallTimeout, func() { cancel(errStalled) })
+	resp, err := c.client.Do(req)
+	if err != nil {
+		timer.Stop()
+		cancel(nil)
+		switch {
+		case ctx.Err() != nil:
+			return nil, ctx.Err()
+		case errors.Is(context.Cause(rctx), errStalled):
+			return nil, &retryable{err: fmt.Errorf("GET %s: no response for %v", url, c.stallTimeout)}
+		case permanent(err):
+			return nil, fmt.Errorf("GET %s: %w", url, unwrapURLError(err))
+		}
+		return nil, &retryable{err: fmt.Errorf("GET %s: %w", url, unwrapURLError(err))}
+	}
+	r := &response{Response: resp, url: url, ctx: rctx, cancel: cancel, timer: timer, stall: c.stallTimeout}
+	if resp.StatusCode/100 == 2 || resp.StatusCode == http.StatusNotModified {
+		return r, nil
+	}
+	// Drain a little so that the connection can be reused.
+	io.CopyN(io.Discard, resp.Body, 4<<10)
+	r.close()
+	herr := &HTTPError{URL: url, StatusCode: resp.StatusCode, Status: resp.Status}
+	switch code := resp.StatusCode; {
+	case code == http.StatusRequestTimeout, code == http.StatusTooManyRequests, code >= 500:
+		return nil, &retryable{err: herr, after: retryAfter(resp.Header.Get("Retry-After"))}
+	}
+	return nil, herr
+}
+
+// retryAfter parses a Retry-After header (seconds or an HTTP date).
+func retryAfter(v string) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(v); err == nil && s > 0 {
+		return time.Duration(s) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return time.Until(t)
+	}
+	return 0
+}
+
+// permanent reports whether a request error will not go away by retrying:
+// a name that does not resolve, an untrusted certificate, a request the
+// client itself refuses (unsupported scheme, redirect loop).
+func permanent(err error) bool {
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		return dnsErr.IsNotFound
+	}
+	var (
+		certErr     *tls.CertificateVerificationError
+		unknownAuth x509.UnknownAuthorityError
+		hostErr     x509.HostnameError
+		invalidCert x509.CertificateInvalidError
+	)
+	if errors.As(err, &certErr) || errors.As(err, &unknownAuth) || errors.As(err, &hostErr) || errors.As(err, &invalidCert) {
+		return true
+	}
+	var ue *neturl.Error
+	if !errors.As(err, &ue) || ue.Timeout() {
+		return false
+	}
+	var opErr *net.OpError
+	if errors.As(ue.Err, &opErr) || errors.Is(ue.Err, io.EOF) || errors.Is(ue.Err, io.ErrUnexpectedEOF) {
+		return false
+	}
+	s := ue.Err.Error()
+	return strings.Contains(s, "unsupported protocol scheme") || strings.HasPrefix(s, "stopped after")
+}
+
+// unwrapURLError drops the *url.Error wrapper, whose message repeats the
+// method and URL that our own message already gives.
+func unwrapURLError(err error) error {
+	var ue *neturl.Error
+	if errors.As(err, &ue) && ue.Err != nil {
+		return ue.Err
+	}
+	return err
+}
