@@ -1,0 +1,301 @@
+// Package export writes a finished staging root as an image: a directory, a
+// tarball (plain, gzip, xz or zstd), an OCI image layout directory, an OCI
+// archive or a docker-archive. Every format except the directory is
+// reproducible byte for byte: the output depends only on the entries, the
+// file contents and the Options.
+//
+// Owners, modes, device numbers, xattrs and hardlinks come from the metadata
+// table (rootfs.Entry), never from stat(2) of the staging directory.
+package export
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/debstrap/debstrap/rootfs"
+)
+
+// Source is a finished staging root: its metadata table and the contents of
+// its regular files. rootfs.Stage satisfies it.
+type Source interface {
+	// Entries returns every path of the root. Write sorts them itself, so
+	// the order only matters for which hardlink is named "first".
+	Entries() []rootfs.Entry
+	// Open returns the content of the regular file at an entry's Path.
+	Open(path string) (io.ReadCloser, error)
+}
+
+// FileSource is a staging root whose Open returns the *os.File itself, as
+// rootfs.Stage's does. (Go has no covariant results, so it is not a Source
+// as such; FromFiles adapts it.)
+type FileSource interface {
+	Entries() []rootfs.Entry
+	Open(path string) (*os.File, error)
+}
+
+// FromFiles makes a FileSource a Source. Directory output then copies
+// file to file with copy_file_range(2), which may share extents.
+func FromFiles(s FileSource) Source { return fileSource{s} }
+
+type fileSource struct{ s FileSource }
+
+func (f fileSource) Entries() []rootfs.Entry { return f.s.Entries() }
+
+func (f fileSource) Open(path string) (io.ReadCloser, error) {
+	file, err := f.s.Open(path)
+	if err != nil {
+		return nil, err // not a nil *os.File in a non-nil interface
+	}
+	return file, nil
+}
+
+// Format is an output format.
+type Format string
+
+const (
+	FormatDir           Format = "dir"            // a directory tree
+	FormatTar           Format = "tar"            // an uncompressed tarball
+	FormatTarGz         Format = "tar.gz"         // gzip-compressed tarball
+	FormatTarXz         Format = "tar.xz"         // xz-compressed tarball
+	FormatTarZst        Format = "tar.zst"        // zstd-compressed tarball
+	FormatOCI           Format = "oci"            // an OCI image layout directory
+	FormatOCIArchive    Format = "oci-archive"    // a tar of an OCI image layout
+	FormatDockerArchive Format = "docker-archive" // what `docker save` writes and `docker load` reads
+)
+
+// Formats lists every format in the order help texts show them.
+var Formats = []Format{FormatDir, FormatTar, FormatTarGz, FormatTarXz, FormatTarZst, FormatOCI, FormatOCIArchive, FormatDockerArchive}
+
+// suffixes maps a TARGET name ending to its format. Longer endings are
+// tried first, so "x.oci.tar" is an OCI archive and not a plain tarball.
+var suffixes = []struct {
+	suffix string
+	format Format
+}{
+	{".docker.tar", FormatDockerArchive},
+	{".oci.tar", FormatOCIArchive},
+	{".tar.zstd", FormatTarZst},
+	{".tar.zst", FormatTarZst},
+	{".tar.gz", FormatTarGz},
+	{".tar.xz", FormatTarXz},
+	{".tzst", FormatTarZst},
+	{".tgz", FormatTarGz},
+	{".txz", FormatTarXz},
+	{".tar", FormatTar},
+	{".oci", FormatOCI},
+}
+
+// aliases are extra spellings accepted for --format.
+var aliases = map[string]Format{
+	"directory": FormatDir,
+	"tgz":       FormatTarGz,
+	"txz":       FormatTarXz,
+	"tzst":      FormatTarZst,
+	"tar.zstd":  FormatTarZst,
+	"oci-dir":   FormatOCI,
+	"docker":    FormatDockerArchive,
+}
+
+func (f Format) known() bool {
+	for _, k := range Formats {
+		if f == k {
+			return true
+		}
+	}
+	return false
+}
+
+func (f Format) isTar() bool {
+	return f == FormatTar || f == FormatTarGz || f == FormatTarXz || f == FormatTarZst
+}
+
+func knownList() string {
+	var b strings.Builder
+	for i, f := range Formats {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(string(f))
+	}
+	return b.String()
+}
+
+func suffixList() string {
+	var b strings.Builder
+	b.WriteString(`trailing "/" (directory)`)
+	for _, s := range suffixes {
+		fmt.Fprintf(&b, ", %s (%s)", s.suffix, s.format)
+	}
+	return b.String()
+}
+
+// FormatFor picks the output format: explicit (from --format) if given,
+// else from TARGET's name as mmdebstrap does: a trailing "/" or an existing
+// directory is a directory, a known ending names a tarball or image, and a
+// name without any dot is a directory. An unknown ending is an error rather
+// than a guess, so a typo does not silently produce a directory.
+func FormatFor(target, explicit string) (Format, error) {
+	if explicit != "" && explicit != "auto" {
+		f := Format(strings.ToLower(explicit))
+		if a, ok := aliases[string(f)]; ok {
+			f = a
+		}
+		if !f.known() {
+			return "", fmt.Errorf("unknown output format %q: known formats are %s", explicit, knownList())
+		}
+		return f, nil
+	}
+	if target == "" {
+		return "", errors.New("no output target given")
+	}
+	if target == "-" {
+		return "", errors.New("writing the image to standard output is not supported: name a TARGET file or directory")
+	}
+	trimmed := strings.TrimRight(target, "/")
+	slash := trimmed != target
+	base := strings.ToLower(filepath.Base(trimmed))
+	for _, s := range suffixes {
+		if strings.HasSuffix(base, s.suffix) && len(base) > len(s.suffix) {
+			switch {
+			case s.format == FormatOCI:
+				return FormatOCI, nil
+			case slash:
+				return "", fmt.Errorf("target %q ends in %q, which names a %s file, and in \"/\", which names a directory: use --format to choose", target, s.suffix, s.format)
+			}
+			if fi, err := os.Stat(target); err == nil && fi.IsDir() {
+				return "", fmt.Errorf("target %q ends in %q, which names a %s file, but is an existing directory: use --format to choose", target, s.suffix, s.format)
+			}
+			return s.format, nil
+		}
+	}
+	if slash || trimmed == "" {
+		return FormatDir, nil
+	}
+	if fi, err := os.Stat(target); err == nil && fi.IsDir() {
+		return FormatDir, nil
+	}
+	if !strings.Contains(base, ".") {
+		return FormatDir, nil
+	}
+	return "", fmt.Errorf("cannot tell the output format from target %q: known endings are %s; or pass --format (%s)", target, suffixList(), knownList())
+}
+
+// DefaultEnv is the environment of Debian's official container images.
+var DefaultEnv = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+
+// DefaultCmd is the command of Debian's official container images.
+var DefaultCmd = []string{"bash"}
+
+// DefaultTag names the image in an OCI or docker archive when neither
+// Options.Tag nor the target's name gives one.
+const DefaultTag = "debstrap:latest"
+
+// Options control Write.
+type Options struct {
+	// Format of the output; empty means FormatFor(target, "").
+	Format Format
+	// Epoch is SOURCE_DATE_EPOCH: later mtimes are clamped to it and OCI
+	// "created" is set to it. The zero value clamps nothing, and OCI
+	// "created" is then the newest mtime of the root.
+	Epoch time.Time
+	// Architecture and Variant of an OCI or docker image in Go/OCI terms
+	// (amd64; arm + v7). OCIPlatform converts a Debian architecture.
+	Architecture, Variant string
+	// Env of the image config; nil means DefaultEnv.
+	Env []string
+	// Cmd of the image config; nil means DefaultCmd, an empty non-nil
+	// slice means no Cmd.
+	Cmd []string
+	// Tag is the image's repository:tag in an OCI or docker archive. Empty
+	// means the target's base name without its ending ("bookworm.oci.tar"
+	// → "bookworm:latest") when that is a valid name, else DefaultTag.
+	Tag string
+	// Progress, if set, is called with bytes of file content written so
+	// far and the total, from the goroutine calling Write.
+	Progress func(done, total int64)
+	// Log receives warnings (e.g. owners that cannot be set in a directory
+	// written as an ordinary user). Nil discards them.
+	Log *slog.Logger
+}
+
+// Write writes src to target in opts.Format. The output appears at target
+// only when complete: it is written under a temporary name next to target
+// and renamed; on error or cancellation the temporary is removed.
+//
+// The digest is "sha256:…" of the written file for tarball formats, of the
+// image manifest for OCI formats, of the image config (the image ID docker
+// reports) for a docker-archive, which holds no manifest, and "" for a
+// directory.
+func Write(ctx context.Context, src Source, target string, opts Options) (string, error) {
+	if target == "" {
+		return "", errors.New("export: no output target given")
+	}
+	format := opts.Format
+	if format == "" {
+		f, err := FormatFor(target, "")
+		if err != nil {
+			return "", fmt.Errorf("export: %w", err)
+		}
+		format = f
+	} else if !format.known() {
+		return "", fmt.Errorf("export: unknown output format %q: known formats are %s", format, knownList())
+	}
+	// "out/" names the directory out: temporaries go next to it, not in it.
+	target = filepath.Clean(target)
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if err := ctx.Err(); err != nil {
+		return "", fmt.Errorf("export %s: %w", target, err)
+	}
+	p, err := newPlan(src.Entries(), opts.Epoch)
+	if err != nil {
+		return "", fmt.Errorf("export %s: %w", target, err)
+	}
+	var digest string
+	switch {
+	case format == FormatDir:
+		err = writeDir(ctx, src, p, target, opts)
+	case format.isTar():
+		digest, err = writeTarball(ctx, src, p, target, format, opts)
+	default:
+		digest, err = writeImage(ctx, src, p, target, format, opts)
+	}
+	if err != nil {
+		return "", fmt.Errorf("export %s as %s: %w", target, format, err)
+	}
+	return digest, nil
+}
+
+// OCIPlatform converts a Debian architecture name to the architecture and
+// variant of an OCI image config, as Debian's official images use them.
+func OCIPlatform(debArch string) (arch, variant string, err error) {
+	switch debArch {
+	case "amd64", "s390x", "riscv64", "loong64":
+		return debArch, "", nil
+	case "arm64":
+		return "arm64", "v8", nil
+	case "armhf":
+		return "arm", "v7", nil
+	case "armel":
+		return "arm", "v5", nil
+	case "i386":
+		return "386", "", nil
+	case "ppc64el":
+		return "ppc64le", "", nil
+	case "ppc64":
+		return "ppc64", "", nil
+	case "mips64el":
+		return "mips64le", "", nil
+	case "mipsel":
+		return "mipsle", "", nil
+	}
+	return "", "", fmt.Errorf("no OCI platform known for Debian architecture %q", debArch)
+}

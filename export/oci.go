@@ -1,0 +1,420 @@
+package export
+
+import (
+	"archive/tar"
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/klauspost/compress/gzip"
+)
+
+// fileLayer is the image's one layer: a gzip-compressed tar written once
+// to a temporary file, with both digests computed while writing, so
+// go-containerregistry never compresses or hashes it again.
+type fileLayer struct {
+	path           string
+	digest, diffID v1.Hash
+	size           int64
+}
+
+func (l *fileLayer) Digest() (v1.Hash, error)            { return l.digest, nil }
+func (l *fileLayer) DiffID() (v1.Hash, error)            { return l.diffID, nil }
+func (l *fileLayer) Size() (int64, error)                { return l.size, nil }
+func (l *fileLayer) MediaType() (types.MediaType, error) { return types.OCILayer, nil }
+func (l *fileLayer) Compressed() (io.ReadCloser, error)  { return os.Open(l.path) }
+func (l *fileLayer) Uncompressed() (io.ReadCloser, error) {
+	f, err := os.Open(l.path)
+	if err != nil {
+		return nil, err
+	}
+	zr, err := gzip.NewReader(bufio.NewReader(f))
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("layer %s: %w", l.path, err)
+	}
+	return &gunzipFile{zr, f}, nil
+}
+
+type gunzipFile struct {
+	*gzip.Reader
+	f *os.File
+}
+
+func (g *gunzipFile) Close() error {
+	err := g.Reader.Close()
+	if ferr := g.f.Close(); err == nil {
+		err = ferr
+	}
+	return err
+}
+
+var _ v1.Layer = (*fileLayer)(nil)
+
+// ctxWriter fails writes once ctx is done, to stop writers that take no
+// context.
+type ctxWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (c ctxWriter) Write(b []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.w.Write(b)
+}
+
+// countWriter counts bytes written through it.
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(b []byte) (int, error) {
+	n, err := c.w.Write(b)
+	c.n += int64(n)
+	return n, err
+}
+
+// buildLayer writes the root's tar, gzip-compressed, to a temporary file
+// next to target. The caller removes l.path.
+func buildLayer(ctx context.Context, src Source, p *plan, target string, opts Options) (l *fileLayer, err error) {
+	f, err := createTemp(target)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	blobHash, tarHash := sha256.New(), sha256.New()
+	bw := bufio.NewWriterSize(f, 1<<20)
+	cw := &countWriter{w: io.MultiWriter(bw, blobHash)}
+	zw, err := newGzip(cw)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeTar(ctx, io.MultiWriter(zw, tarHash), src, p, opts.Progress); err != nil {
+		zw.Close()
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, fmt.Errorf("finish layer compression: %w", err)
+	}
+	if err := bw.Flush(); err != nil {
+		return nil, fmt.Errorf("write layer %s: %w", f.Name(), err)
+	}
+	if err := f.Close(); err != nil {
+		return nil, fmt.Errorf("close layer %s: %w", f.Name(), err)
+	}
+	return &fileLayer{
+		path:   f.Name(),
+		digest: v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(blobHash.Sum(nil))},
+		diffID: v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(tarHash.Sum(nil))},
+		size:   cw.n,
+	}, nil
+}
+
+// imageTag is the image's name: opts.Tag, else the target's base name
+// without its format ending, else DefaultTag.
+func imageTag(target string, format Format, tag string) (name.Tag, error) {
+	if tag != "" {
+		t, err := name.NewTag(tag)
+		if err != nil {
+			return name.Tag{}, fmt.Errorf("image tag %q: %w", tag, err)
+		}
+		return t, nil
+	}
+	base := strings.ToLower(filepath.Base(strings.TrimRight(target, "/")))
+	for _, s := range suffixes {
+		if s.format == format && strings.HasSuffix(base, s.suffix) {
+			base = strings.TrimSuffix(base, s.suffix)
+			break
+		}
+	}
+	if t, err := name.NewTag(base + ":latest"); err == nil && base != "" && !strings.ContainsAny(base, ":/@") {
+		return t, nil
+	}
+	return name.NewTag(DefaultTag)
+}
+
+// containerdName is the full name containerd (and docker with its
+// containerd image store) gives an image loaded from an OCI archive.
+func containerdName(t name.Tag) string {
+	if t.RegistryStr() == name.DefaultRegistry {
+		return "docker.io/" + t.RepositoryStr() + ":" + t.TagStr()
+	}
+	return t.Name()
+}
+
+// buildImage makes the image config and manifest around layer, shaped like
+// those of Debian's official images.
+func buildImage(layer v1.Layer, created time.Time, opts Options) (v1.Image, error) {
+	img := mutate.MediaType(empty.Image, types.OCIManifestSchema1)
+	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
+	img, err := mutate.Append(img, mutate.Addendum{
+		Layer: layer,
+		History: v1.History{
+			Created:   v1.Time{Time: created},
+			CreatedBy: "debstrap",
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("add layer: %w", err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("image config: %w", err)
+	}
+	cf = cf.DeepCopy()
+	cf.Architecture = opts.Architecture
+	cf.Variant = opts.Variant
+	cf.OS = "linux"
+	cf.Created = v1.Time{Time: created}
+	cf.Config.Env = opts.Env
+	if cf.Config.Env == nil {
+		cf.Config.Env = DefaultEnv
+	}
+	cf.Config.Cmd = opts.Cmd
+	if cf.Config.Cmd == nil {
+		cf.Config.Cmd = DefaultCmd
+	}
+	img, err = mutate.ConfigFile(img, cf)
+	if err != nil {
+		return nil, fmt.Errorf("set image config: %w", err)
+	}
+	return img, nil
+}
+
+// writeImage writes an OCI layout, an OCI archive or a docker-archive.
+func writeImage(ctx context.Context, src Source, p *plan, target string, format Format, opts Options) (string, error) {
+	if opts.Architecture == "" {
+		return "", errors.New("an image needs Options.Architecture (the OCI name, e.g. amd64, arm64, arm)")
+	}
+	tag, err := imageTag(target, format, opts.Tag)
+	if err != nil {
+		return "", err
+	}
+	if format == FormatOCI {
+		err = checkDirTarget(target)
+	} else {
+		err = checkFileTarget(target)
+	}
+	if err != nil {
+		return "", err
+	}
+	created := p.newest
+	if !opts.Epoch.IsZero() {
+		created = time.Unix(opts.Epoch.Unix(), 0).UTC()
+	}
+
+	layer, err := buildLayer(ctx, src, p, target, opts)
+	if err != nil {
+		return "", err
+	}
+	defer os.Remove(layer.path)
+	img, err := buildImage(layer, created, opts)
+	if err != nil {
+		return "", err
+	}
+	// A docker-archive stores no manifest (docker load makes its own), so
+	// its digest is the config's: the image ID docker reports.
+	var digest v1.Hash
+	if format == FormatDockerArchive {
+		digest, err = img.ConfigName()
+	} else {
+		digest, err = img.Digest()
+	}
+	if err != nil {
+		return "", fmt.Errorf("image digest: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+
+	switch format {
+	case FormatDockerArchive:
+		err = writeDockerArchive(ctx, img, tag, target)
+	case FormatOCI, FormatOCIArchive:
+		err = writeOCI(ctx, img, tag, target, format, created, opts)
+	default:
+		err = fmt.Errorf("format %s is not an image", format)
+	}
+	if err != nil {
+		return "", err
+	}
+	return digest.String(), nil
+}
+
+func writeDockerArchive(ctx context.Context, img v1.Image, tag name.Tag, target string) error {
+	f, err := createTemp(target)
+	if err != nil {
+		return err
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	bw := bufio.NewWriterSize(ctxWriter{ctx, f}, 1<<20)
+	if err := tarball.Write(tag, img, bw); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("write docker-archive: %w", err)
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("write %s: %w", f.Name(), err)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	committed = true
+	if err := commitFile(f, target); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	return nil
+}
+
+func writeOCI(ctx context.Context, img v1.Image, tag name.Tag, target string, format Format, created time.Time, opts Options) error {
+	tmp, err := mkdirTemp(target)
+	if err != nil {
+		return err
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			removeAll(tmp)
+		}
+	}()
+	lp, err := layout.Write(tmp, empty.Index)
+	if err != nil {
+		return fmt.Errorf("write OCI layout: %w", err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return fmt.Errorf("image config: %w", err)
+	}
+	err = lp.AppendImage(img,
+		layout.WithAnnotations(map[string]string{
+			// skopeo, podman and umoci find the image by this tag.
+			"org.opencontainers.image.ref.name": tag.TagStr(),
+			// docker load and ctr import name the image after this.
+			"io.containerd.image.name": containerdName(tag),
+		}),
+		layout.WithPlatform(v1.Platform{Architecture: cf.Architecture, OS: cf.OS, Variant: cf.Variant}),
+	)
+	if err != nil {
+		return fmt.Errorf("write OCI layout: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if format == FormatOCI {
+		if err := os.Chmod(tmp, 0o755); err != nil {
+			return fmt.Errorf("chmod %s: %w", tmp, err)
+		}
+		if err := syncTree(tmp); err != nil {
+			return err
+		}
+		if err := commitDir(tmp, target); err != nil {
+			return err
+		}
+		committed = true
+		return nil
+	}
+	return tarLayout(ctx, tmp, target, created)
+}
+
+// tarLayout writes the OCI layout directory dir as an OCI archive: its
+// contents (no "./" root), sorted, owned by 0:0 with fixed modes and mtime.
+func tarLayout(ctx context.Context, dir, target string, mtime time.Time) error {
+	f, err := createTemp(target)
+	if err != nil {
+		return err
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	bw := bufio.NewWriterSize(f, 1<<20)
+	tw := tar.NewWriter(bw)
+	// WalkDir visits names sorted within each directory, depth first: the
+	// same order as the root's own tar.
+	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil || rel == "." {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		h := &tar.Header{Name: rel, Mode: 0o644, Typeflag: tar.TypeReg, ModTime: mtime, Format: tar.FormatPAX}
+		if d.IsDir() {
+			h.Name, h.Mode, h.Typeflag = rel+"/", 0o755, tar.TypeDir
+			return tw.WriteHeader(h)
+		}
+		if !d.Type().IsRegular() {
+			return fmt.Errorf("OCI layout holds %s, which is not a regular file", rel)
+		}
+		r, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		fi, err := r.Stat()
+		if err != nil {
+			return err
+		}
+		h.Size = fi.Size()
+		if err := tw.WriteHeader(h); err != nil {
+			return err
+		}
+		_, err = io.Copy(tw, ctxReader{ctx, r})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("write OCI archive: %w", err)
+	}
+	if err := tw.Close(); err != nil {
+		return fmt.Errorf("write OCI archive: %w", err)
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("write %s: %w", f.Name(), err)
+	}
+	committed = true
+	if err := commitFile(f, target); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	return nil
+}
