@@ -10,6 +10,7 @@ require (
 	github.com/ulikunitz/xz v0.5.17
 	golang.org/x/sync v0.24.0
 	golang.org/x/sys v0.47.0
+	mvdan.cc/sh/v3 v3.14.1
 	pault.ag/go/debian v0.19.0
 )
 
@@ -18,5 +19,6 @@ require (
 	github.com/opencontainers/go-digest v1.0.0 // indirect
 	github.com/opencontainers/image-spec v1.1.1 // indirect
 	golang.org/x/crypto v0.41.0 // indirect
+	golang.org/x/term v0.45.0 // indirect
 	pault.ag/go/topsort v0.1.1 // indirect
 )

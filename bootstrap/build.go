@@ -1,0 +1,269 @@
+package bootstrap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/debstrap/debstrap/apt"
+	"github.com/debstrap/debstrap/cache"
+	"github.com/debstrap/debstrap/dpkg"
+	"github.com/debstrap/debstrap/export"
+	"github.com/debstrap/debstrap/rootfs"
+)
+
+// BuildConfig is a Config plus what to make of the resolved set.
+type BuildConfig struct {
+	Config
+	Target string
+	Format string // "" = from Target's name
+	Mode   string // configure mode: auto, root, unshare, extract, native
+	// Epoch is SOURCE_DATE_EPOCH; zero = the Date of the suite's Release,
+	// so the same archive state gives the same image.
+	Epoch time.Time
+	// TempDir holds the staging root; "" = $TMPDIR.
+	TempDir string
+	// Configure finishes the root after unpacking (the --mode); nil leaves
+	// packages unpacked, as --mode=extract does.
+	Configure Configurer
+	// Phase is told when a phase starts and how many steps it has, and
+	// Step when one is done; both optional (progress display).
+	Phase func(name string, steps int)
+	Step  func()
+}
+
+// Configurer finishes an unpacked root: it runs (or reproduces) the
+// maintainer scripts and leaves the metadata table describing the result.
+type Configurer interface {
+	Name() string
+	Configure(ctx context.Context, st *rootfs.Stage, b *Build) error
+}
+
+// Build is a build in progress, as a Configurer sees it.
+type Build struct {
+	Plan     *Plan
+	Debs     map[*apt.Package]string // the verified .deb of each package in the cache
+	Order    []*apt.Package          // unpack order
+	DB       *dpkg.DB
+	Epoch    time.Time
+	StageDir string
+}
+
+// Result summarises a finished build.
+type Result struct {
+	Plan     *Plan
+	Format   export.Format
+	Digest   string
+	Size     int64 // of the target file; 0 for directories
+	Duration time.Duration
+	Phases   []PhaseTime
+}
+
+// PhaseTime is how long one phase took.
+type PhaseTime struct {
+	Name     string
+	Duration time.Duration
+}
+
+// Run builds cfg.Target: resolve, download, unpack, write the dpkg
+// database, configure, export. The target appears whole or not at all; the
+// staging directory is removed whatever happens.
+func Run(ctx context.Context, c *cache.Cache, cfg BuildConfig) (*Result, error) {
+	start := time.Now()
+	log := cfg.Logger
+	res := &Result{}
+	phase := func(name string, steps int) func() {
+		if cfg.Phase != nil {
+			cfg.Phase(name, steps)
+		}
+		t := time.Now()
+		return func() { res.Phases = append(res.Phases, PhaseTime{name, time.Since(t)}) }
+	}
+	format, err := export.FormatFor(cfg.Target, cfg.Format)
+	if err != nil {
+		return nil, err
+	}
+	res.Format = format
+
+	done := phase("resolve", 0)
+	plan, err := Resolve(ctx, c, cfg.Config)
+	if err != nil {
+		return nil, err
+	}
+	done()
+	res.Plan = plan
+	epoch := cfg.Epoch
+	if epoch.IsZero() {
+		epoch = plan.Archives[0].Release().Date
+	}
+	epoch = epoch.UTC().Truncate(time.Second)
+
+	done = phase("download", len(plan.Packages))
+	paths, err := c.FetchAll(ctx, plan.Items())
+	if err != nil {
+		return nil, err
+	}
+	done()
+	b := &Build{Plan: plan, Debs: map[*apt.Package]string{}, Epoch: epoch}
+	for i, p := range plan.Packages {
+		b.Debs[p] = paths[i]
+	}
+
+	tmp, err := os.MkdirTemp(cfg.TempDir, "debstrap-")
+	if err != nil {
+		return nil, fmt.Errorf("staging directory: %w", err)
+	}
+	defer func() {
+		if err := removeAll(tmp); err != nil {
+			log.Warn("could not remove the staging directory", "dir", tmp, "err", err)
+		}
+	}()
+	b.StageDir = filepath.Join(tmp, "root")
+	byName := map[string]*apt.Package{}
+	for _, p := range plan.Packages {
+		byName[p.Name] = p
+	}
+	st, err := rootfs.Create(b.StageDir, rootfs.Options{
+		Arch:       plan.Architecture,
+		Epoch:      epoch,
+		Logger:     log,
+		OnConflict: conflictPolicy(byName),
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+
+	b.Order = UnpackOrder(plan.Packages)
+	done = phase("unpack", len(b.Order))
+	units, err := unpackAll(ctx, st, b.Order, b.Debs, unpackWorkers(), log, cfg.Step)
+	if err != nil {
+		return nil, err
+	}
+	b.DB = dpkg.New(plan.Architecture, plan.Foreign...)
+	for _, u := range units {
+		if err := b.DB.Add(dpkg.Package{Control: u.control, Files: u.files, State: dpkg.Unpacked}); err != nil {
+			return nil, fmt.Errorf("dpkg database: %s: %w", u.pkg.Name, err)
+		}
+	}
+	if err := b.DB.Write(dbRoot{st}); err != nil {
+		return nil, fmt.Errorf("writing the dpkg database: %w", err)
+	}
+	if err := writeAptConfig(st, plan, cfg.Config); err != nil {
+		return nil, err
+	}
+	done()
+
+	if cfg.Configure != nil {
+		done = phase("configure", len(b.Order))
+		if err := cfg.Configure.Configure(ctx, st, b); err != nil {
+			return nil, fmt.Errorf("configure (--mode=%s): %w", cfg.Configure.Name(), err)
+		}
+		done()
+	}
+
+	done = phase("export", 0)
+	arch, variant, err := export.OCIPlatform(plan.Architecture)
+	if err != nil && format != export.FormatDir && !strings.HasPrefix(string(format), "tar") {
+		return nil, err
+	}
+	res.Digest, err = export.Write(ctx, export.FromFiles(st), cfg.Target, export.Options{
+		Format: format, Epoch: epoch, Architecture: arch, Variant: variant, Log: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	done()
+	if fi, err := os.Stat(cfg.Target); err == nil && !fi.IsDir() {
+		res.Size = fi.Size()
+	}
+	res.Duration = time.Since(start)
+	return res, nil
+}
+
+func unpackWorkers() int {
+	n := runtime.GOMAXPROCS(0) + 1
+	if n > 8 {
+		n = 8
+	}
+	return n
+}
+
+// dbRoot lets the dpkg database write into the stage, owned by root.
+type dbRoot struct{ st *rootfs.Stage }
+
+func (r dbRoot) WriteFile(path string, data []byte, mode int64) error {
+	return r.st.WriteFile(path, data, rootfs.Entry{Mode: mode})
+}
+
+func (r dbRoot) MkdirAll(path string, mode int64) error {
+	return r.st.MkdirAll(path, rootfs.Entry{Mode: mode})
+}
+
+// writeAptConfig points the image's apt at the mirrors the build used, as
+// mmdebstrap does (/etc/apt/sources.list, one line a source), and trusts
+// a --keyring that is not one of the distribution's own.
+func writeAptConfig(st *rootfs.Stage, plan *Plan, cfg Config) error {
+	var b strings.Builder
+	for _, e := range plan.Entries {
+		// Options (signed-by of the host's key path) do not carry over.
+		fmt.Fprintf(&b, "deb %s %s %s\n", e.URI, e.Suite, strings.Join(e.Components, " "))
+	}
+	if err := st.WriteFile("/etc/apt/sources.list", []byte(b.String()), rootfs.Entry{Mode: 0o644}); err != nil {
+		return fmt.Errorf("writing /etc/apt/sources.list: %w", err)
+	}
+	if cfg.Keyring != "" {
+		fi, err := os.Stat(cfg.Keyring)
+		if err != nil {
+			return err
+		}
+		if !fi.IsDir() {
+			data, err := os.ReadFile(cfg.Keyring)
+			if err != nil {
+				return err
+			}
+			ext := ".gpg"
+			if strings.HasPrefix(string(data), "-----BEGIN") {
+				ext = ".asc"
+			}
+			if err := st.WriteFile("/etc/apt/trusted.gpg.d/debstrap-keyring"+ext, data, rootfs.Entry{Mode: 0o644}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// removeAll removes a staging directory, making directories writable on
+// the way down (a configured root has read-only ones).
+func removeAll(dir string) error {
+	err := os.RemoveAll(dir)
+	if err == nil || !errors.Is(err, os.ErrPermission) {
+		return err
+	}
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			os.Chmod(p, 0o700)
+		}
+		return nil
+	})
+	return os.RemoveAll(dir)
+}
+
+// EpochFromEnv reads SOURCE_DATE_EPOCH (seconds since 1970); "" = zero time.
+func EpochFromEnv(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("SOURCE_DATE_EPOCH=%q: not a number of seconds", s)
+	}
+	return time.Unix(n, 0).UTC(), nil
+}

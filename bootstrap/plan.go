@@ -1,0 +1,240 @@
+// Package bootstrap is the pipeline of one build: from the command line's
+// suite, mirrors and variant to the verified archives, the resolved package
+// set and the downloaded .debs.
+package bootstrap
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/ProtonMail/go-crypto/openpgp"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/debstrap/debstrap/apt"
+	"github.com/debstrap/debstrap/cache"
+	"github.com/debstrap/debstrap/distro"
+	"github.com/debstrap/debstrap/keyring"
+	"github.com/debstrap/debstrap/resolve"
+)
+
+// Config is what a build is asked to do, as the command line says it.
+type Config struct {
+	Suite         string
+	Mirrors       []string // MIRROR arguments; empty = the default mirror
+	Components    []string // nil = the distribution's default
+	Architectures []string // the first is the native one; nil = the host's
+	Keyring       string   // file or directory; "" = the embedded keys
+	Variant       string
+	Include       []string
+	Recommends    bool
+
+	// MirrorEnv is $DEBSTRAP_MIRROR and HostRoot the root whose apt sources
+	// give the default mirror ("/"); both are fields so tests can set them.
+	MirrorEnv string
+	HostRoot  string
+
+	Logger *slog.Logger
+}
+
+// Plan is a resolved build: the sources it reads and the packages it installs.
+type Plan struct {
+	Release      distro.Release // of the asked suite, from the codename table and the archive
+	Architecture string
+	Foreign      []string // further dpkg architectures
+	Entries      []apt.Entry
+	Archives     []*apt.Archive
+	Packages     []*apt.Package // resolved, sorted by name
+	Candidates   int            // stanzas read from all indexes
+}
+
+// Resolve opens every source, reads its indexes and resolves the variant.
+func Resolve(ctx context.Context, c *cache.Cache, cfg Config) (*Plan, error) {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	rel, known := distro.Lookup(cfg.Suite)
+	if len(cfg.Architectures) == 0 {
+		cfg.Architectures = []string{HostArchitecture()}
+	}
+	if len(cfg.Components) == 0 {
+		cfg.Components = rel.DefaultComponents()
+	}
+	entries, err := Entries(cfg)
+	if err != nil {
+		return nil, err
+	}
+	p := &Plan{Release: rel, Architecture: cfg.Architectures[0], Foreign: cfg.Architectures[1:], Entries: entries}
+
+	var keys openpgp.EntityList
+	if cfg.Keyring != "" {
+		if keys, err = keyring.Load(cfg.Keyring); err != nil {
+			return nil, fmt.Errorf("--keyring: %w", err)
+		}
+	} else if known {
+		if keys, err = keyring.For(string(rel.Distribution)); err != nil {
+			return nil, err
+		}
+	} else {
+		// A suite outside the codename table (a derivative, a test
+		// archive): trust what ships with debstrap for both distributions.
+		deb, err := keyring.Debian()
+		if err != nil {
+			return nil, err
+		}
+		ubu, err := keyring.Ubuntu()
+		if err != nil {
+			return nil, err
+		}
+		keys = append(append(openpgp.EntityList{}, deb...), ubu...)
+	}
+
+	p.Archives = make([]*apt.Archive, len(entries))
+	g, gctx := errgroup.WithContext(ctx)
+	for i, e := range entries {
+		g.Go(func() error {
+			src := apt.Source{
+				Mirror: e.URI, Suite: e.Suite, Components: e.Components,
+				Architectures: cfg.Architectures, Keyring: keys, Order: i,
+			}
+			if sb := e.Options["signed-by"]; sb != "" && cfg.Keyring == "" {
+				k, err := keyring.Load(sb)
+				if err != nil {
+					return fmt.Errorf("signed-by of %s: %w", e, err)
+				}
+				src.Keyring = k
+			}
+			log.Debug("opening archive", "source", e.String())
+			a, err := apt.Open(gctx, c, src, apt.OpenOptions{})
+			if err != nil {
+				return err
+			}
+			p.Archives[i] = a
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	if !known || rel.Codename == "" {
+		// "stable" and friends: the Release file says what they are today.
+		if r, ok := distro.Lookup(p.Archives[0].Release().Codename); ok {
+			p.Release = r
+		}
+	}
+
+	// Read every Packages index, several at once.
+	var mu sync.Mutex
+	var all [][]*apt.Package
+	g, gctx = errgroup.WithContext(ctx)
+	g.SetLimit(4)
+	for i, a := range p.Archives {
+		for _, comp := range entries[i].Components {
+			for _, arch := range cfg.Architectures {
+				g.Go(func() error {
+					pkgs, err := a.Packages(gctx, comp, arch)
+					if err != nil {
+						return err
+					}
+					mu.Lock()
+					all = append(all, pkgs)
+					mu.Unlock()
+					return nil
+				})
+			}
+		}
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	var candidates []*apt.Package
+	for _, pkgs := range all {
+		candidates = append(candidates, pkgs...)
+	}
+	p.Candidates = len(candidates)
+	log.Debug("indexes read", "stanzas", len(candidates))
+
+	res, err := resolve.Resolve(ctx, resolve.Request{
+		Packages:     candidates,
+		Variant:      cfg.Variant,
+		Include:      cfg.Include,
+		Architecture: cfg.Architectures[0],
+		Foreign:      cfg.Architectures[1:],
+		Recommends:   cfg.Recommends,
+	})
+	if err != nil {
+		return nil, err
+	}
+	p.Packages = res.Packages
+	return p, nil
+}
+
+// Entries turns the MIRROR arguments (or the default mirror) into sources.
+func Entries(cfg Config) ([]apt.Entry, error) {
+	var entries []apt.Entry
+	for _, m := range cfg.Mirrors {
+		if m == "" {
+			continue
+		}
+		e, err := apt.ParseMirror(m, cfg.Suite, cfg.Components)
+		if err != nil {
+			return nil, err
+		}
+		entries = append(entries, e...)
+	}
+	if len(entries) == 0 {
+		root := cfg.HostRoot
+		if root == "" {
+			root = "/"
+		}
+		e, err := apt.DefaultMirror(cfg.Suite, cfg.Components, cfg.MirrorEnv, root)
+		if err != nil {
+			return nil, err
+		}
+		entries = e
+	}
+	for i := range entries {
+		if len(entries[i].Components) == 0 {
+			entries[i].Components = cfg.Components
+		}
+	}
+	return entries, nil
+}
+
+// Items are the downloads of the plan's packages, in plan order.
+func (p *Plan) Items() []cache.Item {
+	items := make([]cache.Item, len(p.Packages))
+	for i, pkg := range p.Packages {
+		items[i] = cache.Item{Name: DebName(pkg), URLs: []string{pkg.URL()}, Size: pkg.Size, SHA256: pkg.SHA256}
+	}
+	return items
+}
+
+// DownloadSize is the sum of the sizes of the plan's .debs.
+func (p *Plan) DownloadSize() int64 {
+	var n int64
+	for _, pkg := range p.Packages {
+		n += pkg.Size
+	}
+	return n
+}
+
+// DebName is the file name apt gives a downloaded package (epoch's colon
+// escaped as %3a).
+func DebName(p *apt.Package) string {
+	return p.Name + "_" + strings.ReplaceAll(p.Version, ":", "%3a") + "_" + p.Architecture + ".deb"
+}
+
+// sortPackages orders by name, then architecture: the output order.
+func sortPackages(pkgs []*apt.Package) {
+	sort.Slice(pkgs, func(i, j int) bool {
+		if pkgs[i].Name != pkgs[j].Name {
+			return pkgs[i].Name < pkgs[j].Name
+		}
+		return pkgs[i].Architecture < pkgs[j].Architecture
+	})
+}

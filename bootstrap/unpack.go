@@ -1,0 +1,250 @@
+package bootstrap
+
+import (
+	"archive/tar"
+	"context"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+
+	"pault.ag/go/debian/dependency"
+	"pault.ag/go/debian/version"
+
+	"github.com/debstrap/debstrap/apt"
+	"github.com/debstrap/debstrap/deb"
+	"github.com/debstrap/debstrap/dpkg"
+	"github.com/debstrap/debstrap/rootfs"
+)
+
+// unpacked is one package in the root, as the dpkg database needs it.
+type unpacked struct {
+	pkg     *apt.Package
+	control *deb.Control
+	files   []dpkg.File
+}
+
+// UnpackOrder is the order packages are unpacked in: base-files first
+// (from trixie and noble on it ships the merged-/usr symlinks, which must
+// exist before any package puts files under /bin), then each package after
+// what it Pre-Depends on, otherwise by name. Deterministic.
+func UnpackOrder(pkgs []*apt.Package) []*apt.Package {
+	byName := map[string]*apt.Package{}
+	for _, p := range pkgs {
+		byName[p.Name] = p
+	}
+	sorted := append([]*apt.Package(nil), pkgs...)
+	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Name < sorted[j].Name })
+	var out []*apt.Package
+	state := map[*apt.Package]int{} // 1 visiting, 2 done
+	var visit func(p *apt.Package)
+	visit = func(p *apt.Package) {
+		if state[p] != 0 {
+			return // done, or a Pre-Depends cycle: break it here
+		}
+		state[p] = 1
+		for _, name := range relationNames(p.PreDepends) {
+			if q := byName[name]; q != nil {
+				visit(q)
+			}
+		}
+		state[p] = 2
+		out = append(out, p)
+	}
+	if bf := byName["base-files"]; bf != nil {
+		visit(bf)
+	}
+	for _, p := range sorted {
+		visit(p)
+	}
+	return out
+}
+
+// relationNames are the package names a relation field mentions, every
+// alternative included, arch qualifiers dropped.
+func relationNames(field string) []string {
+	var names []string
+	for _, clause := range strings.Split(field, ",") {
+		for _, alt := range strings.Split(clause, "|") {
+			f := strings.Fields(alt)
+			if len(f) == 0 {
+				continue
+			}
+			name, _, _ := strings.Cut(f[0], ":")
+			name, _, _ = strings.Cut(name, "(")
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
+// unpackAll reads every .deb and unpacks it into st: several packages are
+// decompressed at once (Prepare), and applied to the root one at a time in
+// order (Commit), so the result does not depend on timing.
+func unpackAll(ctx context.Context, st *rootfs.Stage, pkgs []*apt.Package, debs map[*apt.Package]string, workers int, log *slog.Logger, tick func()) ([]unpacked, error) {
+	type job struct {
+		prep    *rootfs.Prepared
+		control *deb.Control
+		types   map[string]byte
+		order   []string
+		err     error
+		done    chan struct{}
+	}
+	jobs := make([]*job, len(pkgs))
+	for i := range jobs {
+		jobs[i] = &job{done: make(chan struct{})}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sem := make(chan struct{}, workers)
+	var wg sync.WaitGroup
+	for i, p := range pkgs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			j := jobs[i]
+			defer close(j.done)
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				j.err = ctx.Err()
+				return
+			}
+			defer func() { <-sem }()
+			j.control, j.types, j.order, j.prep, j.err = prepare(st, p, debs[p])
+		}()
+	}
+	defer func() {
+		cancel()
+		wg.Wait()
+		for _, j := range jobs {
+			if j.prep != nil {
+				j.prep.Discard()
+			}
+		}
+	}()
+
+	out := make([]unpacked, 0, len(pkgs))
+	for i, p := range pkgs {
+		j := jobs[i]
+		select {
+		case <-j.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		if j.err != nil {
+			return nil, j.err
+		}
+		res, err := j.prep.Commit()
+		j.prep = nil
+		if err != nil {
+			return nil, fmt.Errorf("unpacking %s: %w", p.Name, err)
+		}
+		u := unpacked{pkg: p, control: j.control}
+		for _, name := range j.order {
+			u.files = append(u.files, dpkg.File{Name: name, Type: j.types[name], MD5: res.MD5[name]})
+		}
+		out = append(out, u)
+		log.Debug("unpacked", "package", p.Name, "paths", len(res.Paths))
+		if tick != nil {
+			tick()
+		}
+	}
+	return out, nil
+}
+
+// prepare opens one .deb, reads its control member and stages its data.
+// It records each entry's name and type as it passes, for dpkg's lists.
+func prepare(st *rootfs.Stage, p *apt.Package, path string) (*deb.Control, map[string]byte, []string, *rootfs.Prepared, error) {
+	d, err := deb.Open(path)
+	if err != nil {
+		return nil, nil, nil, nil, fmt.Errorf("%s: %w", p.Name, err)
+	}
+	defer d.Close()
+	ctrl, err := d.Control()
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	if got := ctrl.Get("Package"); got != p.Name {
+		return nil, nil, nil, nil, fmt.Errorf("%s: the .deb's control file says Package %q, the index %q", path, got, p.Name)
+	}
+	data, err := d.Data()
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	rec := &recorder{r: data, types: map[string]byte{}}
+	prep, err := st.Prepare(p.Name, rec)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	return ctrl, rec.types, rec.order, prep, nil
+}
+
+// recorder passes a tar stream through, noting entry names and types.
+type recorder struct {
+	r     rootfs.TarReader
+	types map[string]byte
+	order []string
+}
+
+func (t *recorder) Next() (*tar.Header, error) {
+	h, err := t.r.Next()
+	if err == nil {
+		if _, seen := t.types[h.Name]; !seen {
+			t.order = append(t.order, h.Name)
+		}
+		t.types[h.Name] = h.Typeflag
+	}
+	return h, err
+}
+
+func (t *recorder) Read(p []byte) (int, error) { return t.r.Read(p) }
+
+// conflictPolicy answers a file conflict as dpkg does: the new package may
+// take a path over from the old one only if it Replaces it (at the
+// installed version), or if both are instances of one Multi-Arch: same
+// package, which ship identical shared files.
+func conflictPolicy(byName map[string]*apt.Package) func(rootfs.Conflict) (rootfs.Resolution, error) {
+	return func(c rootfs.Conflict) (rootfs.Resolution, error) {
+		oldName, _, _ := strings.Cut(c.Old, ":")
+		newName, _, _ := strings.Cut(c.New, ":")
+		if oldName == newName {
+			return rootfs.Replace, nil
+		}
+		np, op := byName[newName], byName[oldName]
+		if np != nil && op != nil && replaces(np, op) {
+			return rootfs.Replace, nil
+		}
+		if np != nil && op != nil && replaces(op, np) {
+			return rootfs.KeepExisting, nil
+		}
+		return 0, fmt.Errorf("trying to overwrite '%s', which is also in package %s (%s ships it too and does not Replace it)", c.Path, c.Old, c.New)
+	}
+}
+
+// replaces reports whether a's Replaces field covers b at b's version.
+func replaces(a, b *apt.Package) bool {
+	if a.Replaces == "" {
+		return false
+	}
+	rel, err := dependency.Parse(a.Replaces)
+	if err != nil {
+		return false
+	}
+	bv, err := version.Parse(b.Version)
+	if err != nil {
+		return false
+	}
+	for _, r := range rel.Relations {
+		for _, poss := range r.Possibilities {
+			if poss.Name != b.Name {
+				continue
+			}
+			if poss.Version == nil || poss.Version.SatisfiedBy(bv) {
+				return true
+			}
+		}
+	}
+	return false
+}

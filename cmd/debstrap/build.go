@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/debstrap/debstrap/bootstrap"
+)
+
+const buildHelp = `Usage: debstrap build [flags] SUITE TARGET [MIRROR...]
+
+Builds a root filesystem of SUITE (bookworm, trixie, noble, ...) and writes
+it to TARGET. The format comes from TARGET's name, or --format:
+
+  DIR/ or a name without a dot   a directory
+  NAME.tar, .tar.gz, .tar.xz, .tar.zst   a tarball (docker import, podman import)
+  NAME.oci                       an OCI image layout directory (skopeo, podman)
+  NAME.oci.tar                   an OCI archive (docker load, podman load)
+  NAME.docker.tar                a docker-archive (docker load)
+
+Everything runs as an ordinary user; owners, modes and device nodes are
+recorded in a table and written into the image as they should be. The
+output is reproducible: with the same archive state, and SOURCE_DATE_EPOCH
+(default: the Date of the suite's Release), two builds are byte-identical.
+
+--mode decides how maintainer scripts are run (mmdebstrap's word):
+  auto      root if run as root, else unshare (the default)
+  root      chroot into the staging root and run the image's own dpkg
+  unshare   the same inside a user namespace, as an ordinary user
+  extract   unpack only; packages stay unpacked for 'dpkg --configure -a'
+
+Examples:
+  debstrap build --variant=minbase bookworm bookworm.tar
+  debstrap build --include=curl,ca-certificates trixie trixie.oci.tar
+  SOURCE_DATE_EPOCH=1700000000 debstrap build bookworm rootfs.tar.zst
+  debstrap build --variant=minbase --components=main,universe noble noble.tar \
+      "deb http://MIRROR/ubuntu noble main universe" \
+      "deb http://MIRROR/ubuntu noble-updates main universe"
+`
+
+func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("build", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c common
+	c.register(fs)
+	mode := fs.String("mode", "auto", "how to configure packages: auto, root, unshare, extract")
+	format := fs.String("format", "", "output format: dir, tar, tar.gz, tar.xz, tar.zst, oci, oci-archive, docker-archive (default: from TARGET)")
+	pos, err := parse(fs, args, 2, buildHelp)
+	if err != nil {
+		return err
+	}
+	epoch, err := bootstrap.EpochFromEnv(os.Getenv("SOURCE_DATE_EPOCH"))
+	if err != nil {
+		return err
+	}
+	log := c.logger(stderr)
+	ch, err := c.cache(stderr, log)
+	if err != nil {
+		return err
+	}
+	conf, err := configurer(*mode, c.architectures)
+	if err != nil {
+		return usageError{err}
+	}
+	cfg := bootstrap.BuildConfig{
+		Config:    c.config(pos[0], pos[2:], log),
+		Target:    pos[1],
+		Format:    *format,
+		Mode:      *mode,
+		Epoch:     epoch,
+		Configure: conf,
+		Phase: func(name string, steps int) {
+			c.bar.Finish()
+			if steps > 0 {
+				log.Info(name, "packages", steps)
+			} else {
+				log.Info(name)
+			}
+		},
+	}
+	res, err := bootstrap.Run(ctx, ch, cfg)
+	c.bar.Finish()
+	if err != nil {
+		return err
+	}
+	var phases []any
+	for _, p := range res.Phases {
+		phases = append(phases, p.Name, p.Duration.Round(time.Millisecond))
+	}
+	log.Debug("phases", phases...)
+	if !c.quiet {
+		size := ""
+		if res.Size > 0 {
+			size = ", " + bootstrap.HumanBytes(res.Size)
+		}
+		fmt.Fprintf(stdout, "%s: %s %s, %d packages, %s%s in %s\n", pos[1], res.Plan.Release.Codename, res.Format,
+			len(res.Plan.Packages), res.Digest, size, res.Duration.Round(100*time.Millisecond))
+	}
+	return nil
+}

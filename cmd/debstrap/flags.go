@@ -1,0 +1,144 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime/debug"
+	"strings"
+
+	"github.com/debstrap/debstrap/bootstrap"
+	"github.com/debstrap/debstrap/cache"
+	"github.com/debstrap/debstrap/internal/progress"
+)
+
+var errHelp = errors.New("help shown")
+
+type usageError struct{ error }
+
+// listFlag accumulates comma- or space-separated values over repeated use,
+// as mmdebstrap's --include and --components do.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+func (l *listFlag) Set(s string) error {
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' }) {
+		*l = append(*l, f)
+	}
+	return nil
+}
+
+// common are the flags every command that reads an archive shares.
+type common struct {
+	variant       string
+	include       listFlag
+	components    listFlag
+	architectures listFlag
+	keyring       string
+	cacheDir      string
+	recommends    bool
+	quiet         bool
+	verbose       bool
+
+	bar *progress.Bar // nil-safe; drawn only on a terminal
+}
+
+func (c *common) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.variant, "variant", "important", "package set: extract, custom, essential, apt, required|minbase, buildd, important|debootstrap|-, standard")
+	fs.Var(&c.include, "include", "extra packages (comma-separated; repeatable): NAME, NAME=VERSION, NAME/SUITE")
+	fs.Var(&c.components, "components", "archive components (comma-separated; default main)")
+	fs.Var(&c.architectures, "architectures", "architectures, the first is native (default: the host's)")
+	fs.StringVar(&c.keyring, "keyring", "", "trusted keys: a keyring file or a directory of them (default: embedded Debian and Ubuntu archive keys)")
+	fs.StringVar(&c.cacheDir, "cache-dir", "", "download cache (default $XDG_CACHE_HOME/debstrap)")
+	fs.BoolVar(&c.recommends, "include-recommends", false, "also install Recommends, as apt does by default")
+	fs.BoolVar(&c.quiet, "quiet", false, "print only errors")
+	fs.BoolVar(&c.quiet, "q", false, "short for --quiet")
+	fs.BoolVar(&c.verbose, "verbose", false, "print what is done, step by step")
+	fs.BoolVar(&c.verbose, "v", false, "short for --verbose")
+}
+
+func (c *common) logger(stderr io.Writer) *slog.Logger {
+	level := slog.LevelInfo
+	switch {
+	case c.quiet:
+		level = slog.LevelError
+	case c.verbose:
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+}
+
+func (c *common) config(suite string, mirrors []string, log *slog.Logger) bootstrap.Config {
+	return bootstrap.Config{
+		Suite:         suite,
+		Mirrors:       mirrors,
+		Components:    c.components,
+		Architectures: c.architectures,
+		Keyring:       c.keyring,
+		Variant:       c.variant,
+		Include:       c.include,
+		Recommends:    c.recommends,
+		MirrorEnv:     os.Getenv("DEBSTRAP_MIRROR"),
+		Logger:        log,
+	}
+}
+
+func (c *common) cache(stderr io.Writer, log *slog.Logger) (*cache.Cache, error) {
+	dir := c.cacheDir
+	if dir == "" {
+		d, err := cache.DefaultDir()
+		if err != nil {
+			return nil, fmt.Errorf("finding the cache directory (pass --cache-dir): %w", err)
+		}
+		dir = d
+	}
+	opts := cache.Options{Dir: dir, Logger: log}
+	if f, ok := stderr.(*os.File); ok && !c.quiet {
+		if c.bar = progress.New(f); c.bar.Enabled() {
+			opts.Progress = c.bar
+		}
+	}
+	return cache.New(opts)
+}
+
+// parse parses flags and positional arguments in any order, as mmdebstrap
+// accepts them, and checks the count of positional arguments.
+func parse(fs *flag.FlagSet, args []string, minArgs int, help string) ([]string, error) {
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), help, "\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, errHelp
+			}
+			return nil, usageError{err}
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			break
+		}
+		if args[0] == "--" {
+			pos = append(pos, args[1:]...)
+			break
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+	if len(pos) < minArgs {
+		return nil, usageError{fmt.Errorf("want at least %d arguments, got %d", minArgs, len(pos))}
+	}
+	return pos, nil
+}
+
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
+}

@@ -1,0 +1,100 @@
+// Command debstrap builds Debian and Ubuntu root filesystems and images
+// without root, without dpkg or apt on the host.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `debstrap builds Debian and Ubuntu root filesystems and images, as an
+ordinary user, reproducibly, without dpkg or apt on the host.
+
+Usage:
+  debstrap build    [flags] SUITE TARGET [MIRROR...]   build an image
+  debstrap resolve  [flags] SUITE [MIRROR...]          print the package set
+  debstrap download [flags] SUITE DIR [MIRROR...]      fetch the package set's .debs
+  debstrap diff     [flags] A B                        compare two images (dir, tar, OCI)
+  debstrap manifest IMAGE                              list an image's paths, owners, hashes
+  debstrap version
+
+MIRROR is a URL (http, https, file), a one-line "deb URL SUITE COMPONENT..."
+entry, or a sources file (.list or deb822 .sources); give several for a suite
+plus its -updates and security archives. Without one, $DEBSTRAP_MIRROR is
+used, else the host's own apt source for the suite's distribution.
+
+Examples:
+  debstrap resolve --variant=minbase bookworm
+  debstrap resolve --include=curl,ca-certificates bookworm http://MIRROR/debian
+  debstrap resolve --components=main,universe noble \
+      "deb http://MIRROR/ubuntu noble main universe" \
+      "deb http://MIRROR/ubuntu noble-updates main universe"
+  debstrap download --variant=minbase bookworm ./debs
+
+Run 'debstrap COMMAND --help' for a command's flags.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run is main without the process: it returns the exit status.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmd, rest := args[0], args[1:]
+	var err error
+	switch cmd {
+	case "resolve":
+		err = runResolve(ctx, rest, stdout, stderr)
+	case "download":
+		err = runDownload(ctx, rest, stdout, stderr)
+	case "build":
+		err = runBuild(ctx, rest, stdout, stderr)
+	case "diff":
+		err = runDiff(ctx, rest, stdout, stderr)
+	case "manifest":
+		err = runManifest(ctx, rest, stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, "debstrap", version())
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "debstrap: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+	var ue usageError
+	var es exitStatus
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, errHelp):
+		return 0
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "debstrap %s: %v\nRun 'debstrap %s --help' for usage.\n", cmd, err, cmd)
+		return 2
+	case ctx.Err() != nil:
+		fmt.Fprintf(stderr, "debstrap %s: interrupted\n", cmd)
+		return 130
+	case errors.As(err, &es):
+		if es.err != nil {
+			fmt.Fprintf(stderr, "debstrap %s: %v\n", cmd, es.err)
+		}
+		return es.code
+	default:
+		fmt.Fprintf(stderr, "debstrap %s: %v\n", cmd, err)
+		return 1
+	}
+}

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# make e2e: every live check, against the host's configured mirror.
+# Each part prints "ok"/"FAIL" lines and its own "N passed, N failed".
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+status=0
+for part in resolve build; do
+  [ -e "$here/$part.sh" ] || continue
+  bash "$here/$part.sh" || status=1
+done
+exit $status
