@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -76,6 +77,9 @@ type PhaseTime struct {
 // staging directory is removed whatever happens.
 func Run(ctx context.Context, c *cache.Cache, cfg BuildConfig) (*Result, error) {
 	start := time.Now()
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
 	log := cfg.Logger
 	res := &Result{}
 	phase := func(name string, steps int) func() {
@@ -214,6 +218,13 @@ func writeAptConfig(st *rootfs.Stage, plan *Plan, cfg Config) error {
 	for _, e := range plan.Entries {
 		// Options (signed-by of the host's key path) do not carry over.
 		fmt.Fprintf(&b, "deb %s %s %s\n", e.URI, e.Suite, strings.Join(e.Components, " "))
+	}
+	// Variants without apt (essential, custom) have no /etc/apt yet;
+	// mmdebstrap creates it before unpacking, whatever the variant.
+	for _, d := range []string{"/etc/apt", "/etc/apt/trusted.gpg.d"} {
+		if err := st.MkdirAll(d, rootfs.Entry{Mode: 0o755}); err != nil {
+			return fmt.Errorf("creating %s: %w", d, err)
+		}
 	}
 	if err := st.WriteFile("/etc/apt/sources.list", []byte(b.String()), rootfs.Entry{Mode: 0o644}); err != nil {
 		return fmt.Errorf("writing /etc/apt/sources.list: %w", err)

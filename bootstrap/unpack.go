@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"sort"
 	"strings"
 	"sync"
 
@@ -30,12 +29,16 @@ type unpacked struct {
 // exist before any package puts files under /bin), then each package after
 // what it Pre-Depends on, otherwise by name. Deterministic.
 func UnpackOrder(pkgs []*apt.Package) []*apt.Package {
-	byName := map[string]*apt.Package{}
-	for _, p := range pkgs {
-		byName[p.Name] = p
-	}
+	// By name, then architecture, so that the input's order does not
+	// matter even with several architectures of one package.
 	sorted := append([]*apt.Package(nil), pkgs...)
-	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Name < sorted[j].Name })
+	sortPackages(sorted)
+	// A name may stand for several instances (Multi-Arch: same); a
+	// Pre-Depends on it waits for all of them.
+	byName := map[string][]*apt.Package{}
+	for _, p := range sorted {
+		byName[p.Name] = append(byName[p.Name], p)
+	}
 	var out []*apt.Package
 	state := map[*apt.Package]int{} // 1 visiting, 2 done
 	var visit func(p *apt.Package)
@@ -45,14 +48,14 @@ func UnpackOrder(pkgs []*apt.Package) []*apt.Package {
 		}
 		state[p] = 1
 		for _, name := range relationNames(p.PreDepends) {
-			if q := byName[name]; q != nil {
+			for _, q := range byName[name] {
 				visit(q)
 			}
 		}
 		state[p] = 2
 		out = append(out, p)
 	}
-	if bf := byName["base-files"]; bf != nil {
+	for _, bf := range byName["base-files"] {
 		visit(bf)
 	}
 	for _, p := range sorted {

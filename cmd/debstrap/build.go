@@ -57,14 +57,26 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	// A usage error must not touch the disk (the cache directory).
+	if err := checkMode(*mode); err != nil {
+		return usageError{err}
+	}
 	log := c.logger(stderr)
-	ch, err := c.cache(stderr, log)
+	var arch string
+	if len(c.architectures) > 0 {
+		arch = c.architectures[0]
+	}
+	var scripts io.Writer
+	if c.verbose {
+		scripts = stderr
+	}
+	conf, err := configurer(*mode, arch, log, scripts)
 	if err != nil {
 		return err
 	}
-	conf, err := configurer(*mode, c.architectures)
+	ch, err := c.cache(stderr, log)
 	if err != nil {
-		return usageError{err}
+		return err
 	}
 	cfg := bootstrap.BuildConfig{
 		Config:    c.config(pos[0], pos[2:], log),
@@ -93,12 +105,16 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	log.Debug("phases", phases...)
 	if !c.quiet {
-		size := ""
-		if res.Size > 0 {
-			size = ", " + bootstrap.HumanBytes(res.Size)
+		// A directory has neither digest nor size.
+		extra := ""
+		if res.Digest != "" {
+			extra += ", " + res.Digest
 		}
-		fmt.Fprintf(stdout, "%s: %s %s, %d packages, %s%s in %s\n", pos[1], res.Plan.Release.Codename, res.Format,
-			len(res.Plan.Packages), res.Digest, size, res.Duration.Round(100*time.Millisecond))
+		if res.Size > 0 {
+			extra += ", " + bootstrap.HumanBytes(res.Size)
+		}
+		fmt.Fprintf(stdout, "%s: %s %s, %d packages%s in %s\n", pos[1], res.Plan.Release.Codename, res.Format,
+			len(res.Plan.Packages), extra, res.Duration.Round(100*time.Millisecond))
 	}
 	return nil
 }

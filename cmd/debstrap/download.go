@@ -72,6 +72,13 @@ func downloadTo(ctx context.Context, ch *cache.Cache, bar *progress.Bar, plan *b
 
 // linkOrCopy places src at dst through a temp name, so dst is whole or absent.
 func linkOrCopy(src, dst string) error {
+	// Already linked by an earlier run: renaming a second link of the same
+	// file over it would do nothing and leave the temp name behind.
+	if si, err := os.Stat(src); err == nil {
+		if di, err := os.Lstat(dst); err == nil && os.SameFile(si, di) {
+			return nil
+		}
+	}
 	tmp := dst + ".tmp"
 	os.Remove(tmp)
 	if err := os.Link(src, tmp); err != nil {

@@ -1,0 +1,383 @@
+package configure
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/debstrap/debstrap/rootfs"
+)
+
+// configureExec runs the second stage for real, in a chroot, through the
+// helper: as root (userns false) or in a user namespace.
+func configureExec(ctx context.Context, st *rootfs.Stage, opts Options, userns bool) error {
+	log := opts.logger()
+	if opts.Arch != "" {
+		if err := CanRun(opts.Arch); err != nil {
+			return err
+		}
+	}
+	if !userns && os.Geteuid() != 0 {
+		return errors.New("--mode=root needs root")
+	}
+	pending, essential, err := readStatus(st)
+	if err != nil {
+		return err
+	}
+	if len(pending) == 0 {
+		log.Info("all packages are configured already")
+		return nil
+	}
+	order := opts.Order
+	if order == nil {
+		order = st.Packages()
+	}
+	script, err := secondStage(scriptParams{Order: order, Essential: essential})
+	if err != nil {
+		return err
+	}
+	ns, err := chooseNamespaces(userns, log)
+	if err != nil {
+		return err
+	}
+	before := st.Entries()
+	j := job{Root: st.Dir(), Script: script, Env: opts.env(), Uid: ns.uid, Gid: ns.gid, Cleanup: !opts.KeepLogs}
+	j.Entries = make([]wireEntry, len(before))
+	for i, e := range before {
+		j.Entries[i] = toWire(e)
+	}
+	tmp, err := os.MkdirTemp("", "debstrap-configure-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	j.Result = filepath.Join(tmp, "result.json")
+	jobPath := filepath.Join(tmp, "job.json")
+	data, err := json.Marshal(j)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(jobPath, data, 0o600); err != nil {
+		return err
+	}
+	log.Info("configuring", "mode", ns.desc, "packages", len(pending))
+	start := time.Now()
+	tail := &tailWriter{max: 4096}
+	runErr := runHelper(ctx, ns, []string{"run", jobPath}, opts.Stdout, tail, opts.Stderr, log)
+	var res result
+	if data, err := os.ReadFile(j.Result); err == nil {
+		if err := json.Unmarshal(data, &res); err != nil {
+			return fmt.Errorf("reading the helper's result %s: %w", j.Result, err)
+		}
+	} else if runErr == nil {
+		runErr = fmt.Errorf("the helper left no result: %w", err)
+	}
+	if res.Error != "" {
+		runErr = errors.New(res.Error)
+	}
+	if runErr != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("%w (%v)", ctx.Err(), runErr)
+		}
+		return fmt.Errorf("%w%s", runErr, tail.suffix())
+	}
+	log.Debug("maintainer scripts done", "took", time.Since(start).Round(time.Millisecond), "paths", len(res.Entries))
+	return apply(st, before, res.Entries, log)
+}
+
+// nsSpec says how to start the helper.
+type nsSpec struct {
+	desc      string
+	user      bool
+	uidMaps   []syscall.SysProcIDMap // written by Go (own id only, or as root)
+	gidMaps   []syscall.SysProcIDMap
+	newuidmap []string // arguments after the pid, for newuidmap/newgidmap
+	newgidmap []string
+	uid, gid  int // the builder as the helper sees it
+}
+
+// subRange is the first range /etc/subuid or /etc/subgid gives a user.
+type subRange struct{ start, count int }
+
+// readSubIDs finds name's (or uid's) first range in an /etc/subuid-style
+// file.
+func readSubIDs(file, name string, id int) (subRange, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return subRange{}, err
+	}
+	num := strconv.Itoa(id)
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Split(strings.TrimSpace(line), ":")
+		if len(f) != 3 || (f[0] != name && f[0] != num) {
+			continue
+		}
+		start, err1 := strconv.Atoi(f[1])
+		count, err2 := strconv.Atoi(f[2])
+		if err1 != nil || err2 != nil || start < 0 || count <= 0 {
+			return subRange{}, fmt.Errorf("%s: bad line %q", file, line)
+		}
+		return subRange{start, count}, nil
+	}
+	return subRange{}, fmt.Errorf("%s has no range for %s", file, name)
+}
+
+// subIDFiles are /etc/subuid and /etc/subgid (a seam for tests).
+var subIDFiles = [2]string{"/etc/subuid", "/etc/subgid"}
+
+// chooseNamespaces picks root mode's namespaces, or unshare mode's id
+// mapping: the user's own id as root plus the /etc/subuid range through
+// newuidmap when there is one, else the own id alone.
+func chooseNamespaces(userns bool, log *slog.Logger) (nsSpec, error) {
+	uid, gid := os.Getuid(), os.Getgid()
+	if !userns {
+		return nsSpec{desc: "root", uid: uid, gid: gid}, nil
+	}
+	if os.Geteuid() == 0 {
+		// Root writes any mapping itself: the first 65536 ids as they are.
+		m := []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 65536}}
+		return nsSpec{desc: "unshare (as root)", user: true, uidMaps: m, gidMaps: m}, nil
+	}
+	name := strconv.Itoa(uid)
+	if u, err := user.LookupId(name); err == nil {
+		name = u.Username
+	}
+	single := func(why string) nsSpec {
+		log.Warn("user namespace with only your own id: chown to other ids fails inside, "+
+			"so maintainer scripts that need other users or groups fail; add a range to /etc/subuid and /etc/subgid",
+			"why", why)
+		return nsSpec{
+			desc:    "unshare (single id)",
+			user:    true,
+			uidMaps: []syscall.SysProcIDMap{{ContainerID: 0, HostID: uid, Size: 1}},
+			gidMaps: []syscall.SysProcIDMap{{ContainerID: 0, HostID: gid, Size: 1}},
+		}
+	}
+	ur, err := readSubIDs(subIDFiles[0], name, uid)
+	if err != nil {
+		return single(err.Error()), nil
+	}
+	gr, err := readSubIDs(subIDFiles[1], name, uid)
+	if err != nil {
+		return single(err.Error()), nil
+	}
+	for _, tool := range []string{"newuidmap", "newgidmap"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return single(tool + " not found (package uidmap)"), nil
+		}
+	}
+	if ur.count < 65535 || gr.count < 65535 {
+		log.Warn("subordinate id range smaller than 65535: files owned by ids above it cannot be made",
+			"uids", ur.count, "gids", gr.count)
+	}
+	return nsSpec{
+		desc:      "unshare",
+		user:      true,
+		newuidmap: []string{"0", strconv.Itoa(uid), "1", "1", strconv.Itoa(ur.start), strconv.Itoa(ur.count)},
+		newgidmap: []string{"0", strconv.Itoa(gid), "1", "1", strconv.Itoa(gr.start), strconv.Itoa(gr.count)},
+	}, nil
+}
+
+// runHelper runs `debstrap HelperCommand args…` in the namespaces of ns
+// and relays its log records. With newuidmap the helper starts in a
+// "wait" step, without privileges, until the parent has written its id
+// maps; it then re-executes itself, which gives it the capabilities of
+// root in its namespace.
+func runHelper(ctx context.Context, ns nsSpec, args []string, stdout io.Writer, tail *tailWriter, stderr io.Writer, log *slog.Logger) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("finding debstrap's own executable: %w", err)
+	}
+	logR, logW, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer logR.Close()
+	argv := append([]string{HelperCommand}, args...)
+	files := []*os.File{logW}
+	var goR, goW *os.File
+	if ns.newuidmap != nil {
+		argv = append([]string{HelperCommand, "wait"}, args...)
+		if goR, goW, err = os.Pipe(); err != nil {
+			logW.Close()
+			return err
+		}
+		defer goW.Close()
+		files = append(files, goR)
+	}
+	cmd := exec.CommandContext(ctx, exe, argv[0:]...)
+	cmd.Args[0] = "debstrap"
+	cmd.Env = os.Environ()
+	cmd.Stdout = stdout
+	var errw io.Writer = tail
+	if stderr != nil {
+		errw = io.MultiWriter(tail, stderr)
+	}
+	cmd.Stderr = errw
+	cmd.ExtraFiles = files
+	flags := uintptr(syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWUTS | syscall.CLONE_NEWIPC)
+	if ns.user {
+		flags |= syscall.CLONE_NEWUSER
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags:  flags,
+		UidMappings: ns.uidMaps,
+		GidMappings: ns.gidMaps,
+	}
+	// On cancellation the helper kills the scripts, unmounts and gives
+	// the disk back before it exits.
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = time.Minute
+	err = cmd.Start()
+	logW.Close()
+	if goR != nil {
+		goR.Close()
+	}
+	if err != nil {
+		if ns.user {
+			return fmt.Errorf("cannot create a user namespace: %w", err)
+		}
+		return fmt.Errorf("starting the helper: %w", err)
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		relayLog(logR, log)
+	}()
+	if ns.newuidmap != nil {
+		if err := writeIDMaps(ctx, cmd.Process.Pid, ns); err != nil {
+			goW.Close() // the helper sees EOF and gives up
+			cmd.Wait()
+			wg.Wait()
+			return err
+		}
+		if _, err := goW.Write([]byte{1}); err != nil {
+			cmd.Wait()
+			wg.Wait()
+			return fmt.Errorf("signalling the helper: %w", err)
+		}
+		goW.Close()
+	}
+	err = cmd.Wait()
+	wg.Wait()
+	if err != nil {
+		return fmt.Errorf("helper (%s): %w", ns.desc, err)
+	}
+	return nil
+}
+
+func writeIDMaps(ctx context.Context, pid int, ns nsSpec) error {
+	p := strconv.Itoa(pid)
+	for _, m := range []struct {
+		tool string
+		args []string
+	}{{"newuidmap", ns.newuidmap}, {"newgidmap", ns.newgidmap}} {
+		out, err := exec.CommandContext(ctx, m.tool, append([]string{p}, m.args...)...).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("%s %s %s: %w: %s", m.tool, p, strings.Join(m.args, " "), err, strings.TrimSpace(string(out)))
+		}
+	}
+	return nil
+}
+
+// relayLog re-emits the helper's JSON log records through log.
+func relayLog(r io.Reader, log *slog.Logger) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), 4<<20)
+	for sc.Scan() {
+		var rec map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+			log.Debug("helper", "line", sc.Text())
+			continue
+		}
+		var level slog.Level
+		if s, ok := rec[slog.LevelKey].(string); ok {
+			level.UnmarshalText([]byte(s))
+		}
+		msg, _ := rec[slog.MessageKey].(string)
+		delete(rec, slog.TimeKey)
+		delete(rec, slog.LevelKey)
+		delete(rec, slog.MessageKey)
+		keys := make([]string, 0, len(rec))
+		for k := range rec {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		attrs := make([]any, 0, 2*len(keys))
+		for _, k := range keys {
+			attrs = append(attrs, k, rec[k])
+		}
+		log.Log(context.Background(), level, msg, attrs...)
+	}
+}
+
+// tailWriter keeps the last max bytes written, for error messages.
+type tailWriter struct {
+	mu  sync.Mutex
+	max int
+	buf []byte
+}
+
+func (t *tailWriter) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, p...)
+	if len(t.buf) > t.max {
+		t.buf = append(t.buf[:0], t.buf[len(t.buf)-t.max:]...)
+	}
+	return len(p), nil
+}
+
+// suffix is ":\n<last lines>" or "".
+func (t *tailWriter) suffix() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := strings.TrimSpace(string(t.buf))
+	if s == "" {
+		return ""
+	}
+	if len(t.buf) >= t.max {
+		if i := strings.IndexByte(s, '\n'); i >= 0 {
+			s = "…" + s[i:]
+		}
+	}
+	return "; its last output:\n" + s
+}
+
+// probeUserNamespace checks that the helper can start in a user
+// namespace with the mapping unshare mode would use, and be root there:
+// mount a tmpfs and, with an id range, chown to another id. full tells
+// whether the mapping has a range of ids, not only the user's own.
+func probeUserNamespace() (full bool, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	discard := slog.New(slog.DiscardHandler)
+	ns, err := chooseNamespaces(true, discard)
+	if err != nil {
+		return false, err
+	}
+	what := "single"
+	if ns.newuidmap != nil || os.Geteuid() == 0 {
+		what = "range"
+	}
+	tail := &tailWriter{max: 1024}
+	if err := runHelper(ctx, ns, []string{"probe", what}, nil, tail, nil, discard); err != nil {
+		return false, fmt.Errorf("%w%s", err, tail.suffix())
+	}
+	return what == "range", nil
+}

@@ -1,0 +1,24 @@
+//go:build !linux
+
+package configure
+
+import (
+	"context"
+	"errors"
+
+	"github.com/debstrap/debstrap/rootfs"
+)
+
+// HelperCommand is the hidden command of the root and unshare modes (Linux only).
+const HelperCommand = "__configure-helper"
+
+var errNotLinux = errors.New("running maintainer scripts needs Linux; use --mode=extract")
+
+// Helper is the entry point of HelperCommand (Linux only).
+func Helper(args []string) int { return 2 }
+
+func configureExec(ctx context.Context, st *rootfs.Stage, opts Options, userns bool) error {
+	return errNotLinux
+}
+
+func probeUserNamespace() (bool, error) { return false, errNotLinux }

@@ -1,0 +1,262 @@
+package configure
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// SecondStage is where --mode=extract leaves the second stage script:
+// run it as root inside the root, `chroot ROOT /debstrap/second-stage`.
+// It removes /debstrap when done.
+const SecondStage = "/debstrap/second-stage"
+
+// cleanupFiles are the logs and caches mmdebstrap removes for
+// reproducibility (cleanup/reproducible), relative to the root.
+var cleanupFiles = []string{
+	"var/log/dpkg.log", "var/log/apt/history.log", "var/log/apt/term.log",
+	"var/log/alternatives.log", "var/cache/ldconfig/aux-cache",
+	"var/log/apt/eipp.log.xz", "var/lib/dbus/machine-id",
+}
+
+// secondStageDir holds the script and its progress (preinsts done).
+const secondStageDir = "/debstrap"
+
+// scriptParams shape the second stage script.
+type scriptParams struct {
+	// Order is the unpack order; unpacked packages not in it come after,
+	// as dpkg-query lists them.
+	Order []string
+	// Essential is configured first, on its own, as mmdebstrap installs
+	// the Essential set (with what it depends on) before the rest: later
+	// packages' scripts then find login.defs, debconf and so on in place.
+	Essential []string
+	// Env lines exported by the script (extract mode; the chroot run
+	// gets its environment from the helper instead).
+	Env []string
+	// State is a directory inside the root for the progress of a run that
+	// may be repeated after a failure, and removed when done ("" = none).
+	State string
+	// Bare: run by hand, maybe in a bare chroot (extract mode): make
+	// the basic device nodes and mount /proc if they are not there.
+	Bare bool
+	// Cleanup removes what mmdebstrap's cleanup removes, when done
+	// (extract mode; the helper does it itself after killing what the
+	// scripts left running).
+	Cleanup bool
+}
+
+var (
+	pkgNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9+.-]*(:[a-z0-9-]+)?$`)
+	envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+)
+
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// secondStage returns the script that finishes an unpacked root. It is
+// run by /bin/sh inside the root, as root, with / as the working
+// directory.
+func secondStage(p scriptParams) (string, error) {
+	var b strings.Builder
+	b.WriteString(`#!/bin/sh
+# debstrap second stage: the packages of this root were unpacked without
+# dpkg; this does what dpkg --unpack would have done beyond placing the
+# files (conffiles as NAME.dpkg-new, preinst install, in unpack order),
+# then configures the Essential set and then everything else (dpkg
+# --configure -a), with daemons kept from starting (policy-rc.d, fake
+# start-stop-daemon). Run it as root inside the root; it may be run
+# again after a failure.
+set -e
+`)
+	for _, e := range p.Env {
+		k, v, ok := strings.Cut(e, "=")
+		if !ok || !envNameRE.MatchString(k) {
+			return "", fmt.Errorf("environment entry %q is not NAME=VALUE", e)
+		}
+		fmt.Fprintf(&b, "export %s=%s\n", k, shellQuote(v))
+	}
+	for _, l := range []struct {
+		name  string
+		names []string
+	}{{"order", p.Order}, {"essential", p.Essential}} {
+		b.WriteString(l.name + "='\n")
+		for _, n := range l.names {
+			if !pkgNameRE.MatchString(n) {
+				return "", fmt.Errorf("package name %q is not a Debian package name", n)
+			}
+			b.WriteString(n + "\n")
+		}
+		b.WriteString("'\n")
+	}
+	fmt.Fprintf(&b, "state=%s\n", shellQuote(p.State))
+	flag := func(name string, on bool) {
+		if on {
+			b.WriteString(name + "=1\n")
+		} else {
+			b.WriteString(name + "=\n")
+		}
+	}
+	flag("bare", p.Bare)
+	flag("cleanup", p.Cleanup)
+	fmt.Fprintf(&b, "cleanup_files='%s'\n", strings.Join(cleanupFiles, " "))
+	b.WriteString(scriptBody)
+	return b.String(), nil
+}
+
+// scriptBody is POSIX sh; it only uses what Essential packages provide
+// (dpkg, coreutils, grep, sed).
+const scriptBody = `cd /
+if [ "$(id -u)" != 0 ]; then
+	echo "debstrap second stage: must run as root (chroot ROOT $0)" >&2
+	exit 1
+fi
+if [ -n "$bare" ]; then
+	# Run by hand in a bare chroot: the basic device nodes, as
+	# debootstrap's second stage makes them, before anything redirects
+	# to /dev/null.
+	for d in "null 1 3" "zero 1 5" "full 1 7" "random 1 8" "urandom 1 9" "tty 5 0" "console 5 1"; do
+		set -- $d
+		if [ -d /dev ] && [ ! -c "/dev/$1" ]; then
+			rm -f "/dev/$1"
+			mknod "/dev/$1" c "$2" "$3" && chmod 666 "/dev/$1" || true
+		fi
+	done
+fi
+admin=/var/lib/dpkg
+
+proc=
+policy=
+ssd=
+restore() {
+	if [ -n "$ssd" ]; then mv -f "$ssd.REAL" "$ssd"; fi
+	if [ -n "$policy" ]; then rm -f /usr/sbin/policy-rc.d; fi
+	if [ -n "$proc" ]; then umount /proc || true; fi
+	rm -rf "$admin/tmp.ci"
+}
+trap restore EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+if [ -n "$bare" ] && [ ! -e /proc/self ] && command -v mount >/dev/null 2>&1; then
+	if mount -t proc proc /proc 2>/dev/null; then proc=1; fi
+fi
+
+# Keep daemons from starting, as debootstrap and mmdebstrap do.
+if [ -d /usr/sbin ] && [ ! -e /usr/sbin/policy-rc.d ] && [ ! -L /usr/sbin/policy-rc.d ]; then
+	printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+	chmod 755 /usr/sbin/policy-rc.d
+	policy=1
+fi
+for f in /usr/sbin/start-stop-daemon /sbin/start-stop-daemon; do
+	if [ -f "$f" ] && [ ! -e "$f.REAL" ]; then
+		mv "$f" "$f.REAL"
+		ssd=$f
+		printf '#!/bin/sh\necho "Warning: Fake start-stop-daemon called, doing nothing" >&2\n' >"$f"
+		chmod 755 "$f"
+		break
+	fi
+done
+
+# listed NAME LIST: whether package NAME (maybe NAME:ARCH) is in LIST.
+listed() {
+	for l in $2; do
+		case "$1" in
+		"$l" | "$l":*) return 0 ;;
+		esac
+	done
+	return 1
+}
+
+# The packages still unpacked: Essential first, each part in unpack order.
+unpacked=$(dpkg-query -W -f='${binary:Package} ${Status}\n' | while read -r p want flag st; do
+	if [ "$st" = unpacked ]; then echo "$p"; fi
+done)
+pending=
+for p in $order; do
+	for q in $unpacked; do
+		case "$q" in
+		"$p" | "$p":*)
+			if ! listed "$q" "$pending"; then pending="$pending $q"; fi
+			;;
+		esac
+	done
+done
+for q in $unpacked; do
+	if ! listed "$q" "$pending"; then pending="$pending $q"; fi
+done
+first=
+rest=
+for q in $pending; do
+	if listed "$q" "$essential"; then first="$first $q"; else rest="$rest $q"; fi
+done
+
+dpkgver=$(dpkg-query -W -f='${Version}' dpkg)
+if [ -n "$state" ]; then mkdir -p "$state"; touch "$state/preinst-done"; fi
+
+# finish_unpack PKG…: what dpkg --unpack does beyond placing the files.
+finish_unpack() {
+	for q do
+		if [ -n "$state" ] && grep -qxF "$q" "$state/preinst-done"; then continue; fi
+		# dpkg unpacks a new conffile as NAME.dpkg-new and records
+		# "newconffile"; dpkg --configure then puts it in place and
+		# records its hash.
+		dpkg-query -W -f='${Conffiles}\n' "$q" | while read -r f hash flags; do
+			if [ -z "$f" ] || [ "$hash" != newconffile ]; then continue; fi
+			case " $flags " in *" remove-on-upgrade "* | *" obsolete "*) continue ;; esac
+			if [ -e "$f.dpkg-new" ] || [ -L "$f.dpkg-new" ]; then continue; fi
+			if [ -e "$f" ] || [ -L "$f" ]; then mv -f "$f" "$f.dpkg-new"; fi
+		done
+		# dpkg runs a new package's preinst from its control area,
+		# tmp.ci (debconf finds the package's name, templates and config
+		# script there).
+		if [ -f "$admin/info/$q.preinst" ]; then
+			ci="$admin/tmp.ci"
+			rm -rf "$ci"
+			mkdir "$ci"
+			for f in "$admin/info/$q".*; do
+				m=${f#"$admin/info/$q".}
+				case "$m" in list | *.*) continue ;; esac
+				cp -p "$f" "$ci/$m"
+			done
+			dpkg-query -s "$q" | sed -e '/^Status: /d' >"$ci/control"
+			if [ ! -x "$ci/preinst" ]; then chmod 755 "$ci/preinst"; fi
+			arch=$(dpkg-query -W -f='${Architecture}' "$q")
+			rc=0
+			DPKG_MAINTSCRIPT_PACKAGE=${q%%:*} DPKG_MAINTSCRIPT_PACKAGE_REFCOUNT=1 \
+				DPKG_MAINTSCRIPT_ARCH=$arch DPKG_MAINTSCRIPT_NAME=preinst \
+				DPKG_MAINTSCRIPT_DEBUG=0 DPKG_RUNNING_VERSION=$dpkgver \
+				DPKG_ADMINDIR=$admin DPKG_ROOT= DPKG_FORCE=security-mac,downgrade \
+				"$ci/preinst" install </dev/null || rc=$?
+			rm -rf "$ci"
+			if [ "$rc" != 0 ]; then
+				echo "debstrap second stage: $q: preinst install failed with exit status $rc" >&2
+				exit 1
+			fi
+		fi
+		if [ -n "$state" ]; then echo "$q" >>"$state/preinst-done"; fi
+	done
+}
+
+# As mmdebstrap: the Essential set first, then everything else.
+finish_unpack $first
+if [ -n "$first" ]; then
+	dpkg --force-configure-any --configure $first </dev/null
+fi
+finish_unpack $rest
+dpkg --configure -a </dev/null
+
+restore
+ssd= policy= proc=
+if [ -n "$cleanup" ]; then
+	# What mmdebstrap's cleanup removes.
+	for f in $cleanup_files; do rm -f "/$f"; done
+	if [ -e /etc/machine-id ]; then rm -f /etc/machine-id; : >/etc/machine-id; fi
+	for f in /run/* /run/.[!.]* /tmp/* /tmp/.[!.]*; do
+		if [ "$f" = /run/lock ] || { [ ! -e "$f" ] && [ ! -L "$f" ]; }; then continue; fi
+		rm -rf "$f"
+	done
+fi
+if [ -n "$state" ]; then rm -rf "$state"; fi
+`
