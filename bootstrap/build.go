@@ -172,6 +172,9 @@ func Run(ctx context.Context, c *cache.Cache, cfg BuildConfig) (*Result, error) 
 		done()
 	}
 
+	if err := addDevNodes(st); err != nil {
+		return nil, err
+	}
 	done = phase("export", 0)
 	arch, variant, err := export.OCIPlatform(plan.Architecture)
 	if err != nil && format != export.FormatDir && !strings.HasPrefix(string(format), "tar") {

@@ -21,6 +21,7 @@ if ! id "$user" >/dev/null 2>&1; then useradd -m "$user"; fi
 uid=$(id -u "$user")
 grep -q "^$user:" /etc/subuid 2>/dev/null || echo "$user:300000:65536" >> /etc/subuid
 grep -q "^$user:" /etc/subgid 2>/dev/null || echo "$user:300000:65536" >> /etc/subgid
+chown "$user" "$work"
 
 as_user() { su -s /bin/bash "$user" -c "$(printf '%q ' env SOURCE_DATE_EPOCH="$SOURCE_DATE_EPOCH" "$@")"; }
 

@@ -417,3 +417,32 @@ func (s *Stage) List(p string) ([]Entry, error) {
 	}
 	return out, nil
 }
+
+// Mknod records a character or block device or a fifo at path (e.Type,
+// e.Devmajor, e.Devminor). Only the table has the node: on disk it is an
+// empty placeholder file, since an ordinary user cannot mknod.
+func (s *Stage) Mknod(p string, e Entry) error {
+	switch e.Type {
+	case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
+	default:
+		return fmt.Errorf("rootfs: mknod %s: type %q is not a device or fifo", p, e.Type)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, err := s.opPrep(p)
+	if err != nil {
+		return err
+	}
+	defer s.dropTmp()
+	if err := s.writeFile(c, nil, e); err != nil {
+		return fmt.Errorf("rootfs: mknod %s: %w", p, err)
+	}
+	_, n, err := s.resolve(c, false)
+	if err != nil {
+		return fmt.Errorf("rootfs: mknod %s: %w", p, err)
+	}
+	n.typ = e.Type
+	n.m.devmajor, n.m.devminor = e.Devmajor, e.Devminor
+	n.m.md5 = ""
+	return nil
+}

@@ -309,3 +309,24 @@ func BenchmarkUnpack(b *testing.B) {
 		b.StartTimer()
 	}
 }
+
+func TestMknod(t *testing.T) {
+	s, err := Create(t.TempDir()+"/root", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.MkdirAll("/dev", Entry{Mode: 0o755}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Mknod("/dev/null", Entry{Type: tar.TypeChar, Mode: 0o666, Devmajor: 1, Devminor: 3}); err != nil {
+		t.Fatal(err)
+	}
+	e, ok := s.Lookup("/dev/null")
+	if !ok || e.Type != tar.TypeChar || e.Mode != 0o666 || e.Devmajor != 1 || e.Devminor != 3 {
+		t.Fatalf("got %+v", e)
+	}
+	if err := s.Mknod("/dev/x", Entry{Type: tar.TypeReg}); err == nil {
+		t.Fatal("Mknod of a regular file should fail")
+	}
+}
