@@ -175,6 +175,9 @@ func Run(ctx context.Context, c *cache.Cache, cfg BuildConfig) (*Result, error) 
 	if err := addDevNodes(st); err != nil {
 		return nil, err
 	}
+	if err := finishApt(st); err != nil {
+		return nil, fmt.Errorf("apt state: %w", err)
+	}
 	done = phase("export", 0)
 	arch, variant, err := export.OCIPlatform(plan.Architecture)
 	if err != nil && format != export.FormatDir && !strings.HasPrefix(string(format), "tar") {
