@@ -67,7 +67,9 @@ build_and_check noble-minbase noble "deb $UM noble main universe" "deb $UM noble
 
 step "reproducible"
 for fmt in tar oci.tar; do
-  a=$work/repro-a.$fmt b=$work/repro-b.$fmt
+  # Same file name: the image's tag comes from it.
+  mkdir -p "$work/ra" "$work/rb" && chown "$user" "$work/ra" "$work/rb"
+  a=$work/ra/repro.$fmt b=$work/rb/repro.$fmt
   as_user "$DEBSTRAP" build -q --variant=minbase bookworm "$a" "$DM" && \
   as_user "$DEBSTRAP" build -q --variant=minbase --cache-dir="$work/cache2" bookworm "$b" "$DM" && \
   if cmp -s "$a" "$b"; then ok "bookworm minbase .$fmt: two builds (warm and cold cache) are byte-identical"; else bad "bookworm minbase .$fmt: builds differ"; fi
