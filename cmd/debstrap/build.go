@@ -78,6 +78,11 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	// Phases other than the download count packages on the progress line.
+	counter := &stepCounter{}
+	if c.bar.Enabled() {
+		counter.w = stderr
+	}
 	cfg := bootstrap.BuildConfig{
 		Config:    c.config(pos[0], pos[2:], log),
 		Target:    pos[1],
@@ -87,15 +92,19 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Configure: conf,
 		Phase: func(name string, steps int) {
 			c.bar.Finish()
+			counter.end()
 			if steps > 0 {
 				log.Info(name, "packages", steps)
 			} else {
 				log.Info(name)
 			}
+			counter.start(name, steps)
 		},
+		Step: counter.step,
 	}
 	res, err := bootstrap.Run(ctx, ch, cfg)
 	c.bar.Finish()
+	counter.end()
 	if err != nil {
 		return err
 	}
@@ -117,4 +126,28 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			len(res.Plan.Packages), extra, res.Duration.Round(100*time.Millisecond))
 	}
 	return nil
+}
+
+// stepCounter draws "unpack 37/96" on a terminal, rewriting one line.
+type stepCounter struct {
+	w           io.Writer // nil: silent
+	name        string
+	done, total int
+}
+
+func (s *stepCounter) start(name string, total int) { s.name, s.done, s.total = name, 0, total }
+
+func (s *stepCounter) step() {
+	if s.w == nil || s.total == 0 {
+		return
+	}
+	s.done++
+	fmt.Fprintf(s.w, "\r%s %d/%d", s.name, s.done, s.total)
+}
+
+func (s *stepCounter) end() {
+	if s.w != nil && s.done > 0 {
+		fmt.Fprint(s.w, "\n")
+	}
+	s.done, s.total = 0, 0
 }
