@@ -21,12 +21,21 @@
 #            ?architecture(ARCH),?essential)' into an empty status file
 #            (extract/custom: apt-get install INCLUDES; apt: dist-upgrade);
 #   stage 2: with the stage-1 set recorded as installed, apt-get install
-#            INCLUDES [build-essential] [apt] and the Priority pattern of the
-#            variant. "apt" is added for required/buildd/important/standard:
+#            INCLUDES [build-essential], the Priority pattern of the variant
+#            and apt. "apt" is added for required/buildd/important/standard:
 #            mmdebstrap's pattern misses it where apt is not
 #            Priority: required (Ubuntu); debootstrap and mmdebstrap's manual
 #            include it.
 # Only simulation is run (apt-get -s): no root needed, nothing is downloaded.
+# If apt decides but cannot order the unpacking (only seen with contrived
+# archives), the set is taken from apt's "NEW packages" list instead.
+#
+# To check debstrap's resolver, run both on the same arguments:
+#   diff <(e2e/resolve-oracle.sh ARGS) <(go run ./resolve/internal/resolvedump ARGS)
+# or, for several cases at once:
+#   DEBSTRAP_ORACLE_CASES='ARGS...' go test ./resolve/ -run OracleMirror -v
+# RESOLVE_ORACLE_APT_OPTS="-o Debug::pkgDepCache::Marker=1" shows apt's trace;
+# RESOLVE_ORACLE_KEEP=1 keeps the work directory.
 set -eu
 
 variant=debootstrap
@@ -36,7 +45,7 @@ components=main
 include=
 recommends=false
 
-usage() { sed -n '2,30p' "$0" >&2; exit 2; }
+usage() { sed -n '2,38p' "$0" >&2; exit 2; }
 
 while getopts v:a:f:c:i:rh opt; do
 	case $opt in
@@ -179,7 +188,11 @@ done
 # simulate ARGS... → "name version arch" of each Inst line; Remv lines are
 # echoed as "-name" so a removal of a stage-1 package can be applied.
 simulate() {
-	if apt-get -s -y -V -o APT::Get::Show-User-Simulation-Note=false "$@" >"$tmp/sim.log" 2>&1; then
+	# RESOLVE_ORACLE_APT_OPTS: extra apt-get options, e.g.
+	# "-o Debug::pkgDepCache::Marker=1" (its output goes to stderr).
+	# shellcheck disable=SC2086
+	if apt-get -s -y -V -o APT::Get::Show-User-Simulation-Note=false ${RESOLVE_ORACLE_APT_OPTS:-} "$@" >"$tmp/sim.log" 2>&1; then
+		[ -z "${RESOLVE_ORACLE_APT_OPTS:-}" ] || grep -v '^Inst \|^Conf ' "$tmp/sim.log" >&2
 		sed -n -e 's/^Inst \([^ ]*\) \(\[[^]]*\] \)\{0,1\}(\([^ ]*\) .*\[\([^]]*\)\]).*$/\1 \3 \4/p' \
 			-e 's/^Remv \([^ ]*\) .*/-\1/p' "$tmp/sim.log" | sed 's/^\([^ :]*\):[^ ]* /\1 /'
 		return
@@ -187,9 +200,9 @@ simulate() {
 	# apt decided (it printed its summary) but could not order the
 	# unpacking (e.g. "Could not configure"): the set is still apt's;
 	# take it from the NEW list.
-	if grep -q '^[0-9]* upgraded, [0-9]* newly installed' "$tmp/sim.log" &&
-		! grep -q '^ *[0-9]* to remove' /dev/null; then
+	if grep -q '^[0-9]* upgraded, [0-9]* newly installed' "$tmp/sim.log"; then
 		echo "resolve-oracle: apt could not order the installation; using its NEW list" >&2
+		[ -z "${RESOLVE_ORACLE_APT_OPTS:-}" ] || cat "$tmp/sim.log" >&2
 		awk '/^The following NEW packages will be installed:/ { on = 1; next }
 			/^[^ ]/ { on = 0 }
 			on { print }' "$tmp/sim.log" | sed -n 's/^ *\([^ ]*\) (\(.*\))$/\1 \2/p' |
@@ -228,10 +241,10 @@ esac
 
 second=$(split "$include")
 case $variant in
-buildd) second="$second build-essential apt $(pattern '?and(?priority(required),?not(?essential))')" ;;
-required) second="$second apt $(pattern '?and(?priority(required),?not(?essential))')" ;;
-important) second="$second apt $(pattern '?and(?or(?priority(required),?priority(important)),?not(?essential))')" ;;
-standard) second="$second apt $(pattern '?and(?or(~prequired,~pimportant,~pstandard),?not(?essential))')" ;;
+buildd) second="$second build-essential $(pattern '?and(?priority(required),?not(?essential))') apt" ;;
+required) second="$second $(pattern '?and(?priority(required),?not(?essential))') apt" ;;
+important) second="$second $(pattern '?and(?or(?priority(required),?priority(important)),?not(?essential))') apt" ;;
+standard) second="$second $(pattern '?and(?or(~prequired,~pimportant,~pstandard),?not(?essential))') apt" ;;
 extract | custom) second= ;;
 esac
 
@@ -261,6 +274,8 @@ fi
 {
 	grep -v '^-' "$tmp/stage2" || true
 	grep -v '^-' "$tmp/stage1" || true
-} | awk -v rm="$(grep '^-' "$tmp/stage2" | tr -d '-' | tr '\n' ' ')" '
-	BEGIN { n = split(rm, r, " "); for (i = 1; i <= n; i++) gone[r[i]] = 1 }
-	!($1 in gone)' | LC_ALL=C sort -s -u -k1,1 -k3,3
+} | awk -v rm="$(grep '^-' "$tmp/stage2" | sed 's/^-//' | tr '\n' ' ')" -v native="$arch" '
+	# a removal names "pkg" (native architecture) or "pkg:arch"
+	BEGIN { n = split(rm, r, " "); for (i = 1; i <= n; i++) { if (r[i] !~ /:/) r[i] = r[i] ":" native; gone[r[i]] = 1 } }
+	{ a = ($3 == "all") ? native : $3 }
+	!(($1 ":" a) in gone)' | LC_ALL=C sort -s -u -k1,1 -k3,3

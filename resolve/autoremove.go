@@ -160,9 +160,7 @@ func (c *depCache) removeNewGarbage() {
 	var tooMuch []*pkg
 	for _, p := range c.garbage() {
 		if p.mode == modeInstall && p.cur == nil {
-			if p.cand != nil {
-				tooMuch = append(tooMuch, p)
-			}
+			tooMuch = append(tooMuch, p)
 			c.tracef(0, "not installing garbage %s", p.name)
 			c.markDelete(p, 0, false)
 		}
@@ -175,11 +173,10 @@ func (c *depCache) removeNewGarbage() {
 		for i, p := range tooMuch {
 			targets := []*pkg{p}
 			if p.cand != nil {
-				for _, t := range c.providedBy(p.cand) {
-					targets = append(targets, t)
-				}
+				targets = append(targets, c.providedBy(p.cand)...)
 			}
 			if c.dependedOn(targets) {
+				c.tracef(0, "save %s: an installed package depends on it", p.name)
 				c.markInstall(p, false, 0, false)
 				tooMuch = append(tooMuch[:i], tooMuch[i+1:]...)
 				changed = true
@@ -221,16 +218,20 @@ func (c *depCache) providedBy(v *ver) []*pkg {
 	return out
 }
 
-// dependedOn: an installed or to-be-installed package has an important
-// relation naming one of targets.
+// dependedOn is apt's check whether a removed garbage package must come
+// back: an important relation on one of targets from the installed
+// version of a package that stays, or from the candidate of a package
+// being installed or upgraded.
 func (c *depCache) dependedOn(targets []*pkg) bool {
 	for _, n := range c.u.list {
-		if n.cur == nil && n.mode != modeInstall {
-			continue
-		}
-		v := n.inst
-		if v == nil {
+		var v *ver
+		switch {
+		case n.cur != nil && n.mode == modeKeep:
 			v = n.cur
+		case n.mode == modeInstall && n.cand != nil && n.cand != n.cur:
+			v = n.cand
+		default:
+			continue
 		}
 		for _, d := range c.deps(v) {
 			if d.kind.negative() || !c.important(&d) {

@@ -14,11 +14,12 @@ import (
 // not: when marking leaves packages broken the resolve fails and says why.
 
 type depCache struct {
-	u                  *universe
-	installRecommends  bool
-	maxDepth           int
-	allowRemoveEssntl  bool
-	trace              func(depth int, format string, args ...any)
+	u                    *universe
+	clock                int // orders candidate changes and cache updates
+	installRecommends    bool
+	maxDepth             int
+	allowRemoveEssential bool
+	trace                func(depth int, format string, args ...any)
 }
 
 // which state a relation is checked against
@@ -56,7 +57,7 @@ func ignorable(parent *ver, d *depAtom, kind depKind, t *pkg) bool {
 		return true
 	}
 	if parent.multiArch == "same" {
-		return !(d.implicit && kind == kindBreaks)
+		return !d.implicit
 	}
 	return false
 }
@@ -111,12 +112,77 @@ func (c *depCache) okInstall(parent *ver, d *depAtom, kind depKind) bool {
 	return r
 }
 
+// okCandidate is the DepCVer bit as apt has it cached: computed with the
+// candidates as they were when the target was last updated.
 func (c *depCache) okCandidate(parent *ver, d *depAtom, kind depKind) bool {
-	r := c.checkDep(parent, d, kind, stateCandidate)
+	r := c.checkDepCached(parent, d, kind)
 	if kind.negative() {
 		return !r
 	}
 	return r
+}
+
+func (c *depCache) checkDepCached(parent *ver, d *depAtom, kind depKind) bool {
+	t := d.target
+	if t == nil {
+		return false
+	}
+	at := t.snapT
+	if !ignorable(parent, d, kind, t) {
+		if v := t.candAt(at); v != nil && d.satisfiedBy(v.version) {
+			return true
+		}
+	}
+	for _, pv := range t.provides {
+		if ignorableProvide(parent, d, kind, pv) || pv.owner.pkg.candAt(at) != pv.owner {
+			continue
+		}
+		if d.satisfiedByProvide(pv) {
+			return true
+		}
+	}
+	return false
+}
+
+// candAt is the candidate of p at time t.
+func (p *pkg) candAt(t int) *ver {
+	for i := len(p.candHist) - 1; i >= 0; i-- {
+		if p.candHist[i].t <= t {
+			return p.candHist[i].v
+		}
+	}
+	return p.initCand
+}
+
+type candEvent struct {
+	t int
+	v *ver
+}
+
+// setCand changes p's candidate (without apt's Update: callers decide).
+func (c *depCache) setCand(p *pkg, v *ver) {
+	if p.cand == v {
+		return
+	}
+	c.clock++
+	p.candHist = append(p.candHist, candEvent{c.clock, v})
+	p.cand = v
+}
+
+// update is the cache refresh of apt's pkgDepCache::Update(Pkg): the
+// relations on p, and on what its installed and candidate versions
+// provide, are recomputed from the present candidates.
+func (c *depCache) update(p *pkg) {
+	c.clock++
+	p.snapT = c.clock
+	for _, v := range [...]*ver{p.cur, p.cand} {
+		if v == nil {
+			continue
+		}
+		for _, t := range v.provides {
+			t.snapT = c.clock
+		}
+	}
 }
 
 func (c *depCache) important(d *dep) bool {
@@ -175,7 +241,7 @@ func (c *depCache) isModeChangeOK(m mode, p *pkg, depth int, fromUser bool) bool
 	if p.protected {
 		return false
 	}
-	if m == modeDelete && (p.essential || p.important) && !c.allowRemoveEssntl {
+	if m == modeDelete && (p.essential || p.important) && !c.allowRemoveEssential {
 		return false
 	}
 	return true
@@ -191,6 +257,7 @@ func (c *depCache) markKeep(p *pkg, fromUser bool, depth int) bool {
 	c.tracef(depth, "MarkKeep %s", p.name)
 	p.mode = modeKeep
 	p.inst = p.cur
+	c.update(p)
 	return true
 }
 
@@ -219,6 +286,7 @@ func (c *depCache) markDelete(p *pkg, depth int, fromUser bool) bool {
 	} else {
 		p.mode = modeDelete
 	}
+	c.update(p)
 	return true
 }
 
@@ -238,9 +306,11 @@ func (c *depCache) stateChange(p *pkg, fromUser bool) {
 	if p.cand == p.cur {
 		p.mode = modeKeep
 	}
+	c.update(p)
 }
 
-func discardCandidate(p *pkg) { p.cand = p.inst }
+// discardCandidate: apt sets the candidate without updating its cache.
+func (c *depCache) discardCandidate(p *pkg) { c.setCand(p, p.inst) }
 
 func (c *depCache) discardInstall(p *pkg) {
 	if p.mode == modeKeep && p.inst == p.cand && p.cand == p.cur {
@@ -248,7 +318,8 @@ func (c *depCache) discardInstall(p *pkg) {
 	}
 	p.inst = p.cur
 	p.mode = modeKeep
-	discardCandidate(p)
+	c.update(p)
+	c.discardCandidate(p)
 }
 
 // isInstallOK: apt's IsInstallOkMultiArchSameVersionSynced and
@@ -295,7 +366,11 @@ func (c *depCache) isInstallOK(p *pkg, autoInst bool, depth int, fromUser bool) 
 		c.failed(p, cv, d, nil)
 		// apt discards the candidate so that nothing tries it again
 		if !p.protected {
-			p.cand = p.cur
+			if p.cur != nil {
+				c.setCandidateVersion(p, p.cur)
+			} else {
+				c.setCand(p, nil) // no cache update, as in apt
+			}
 			if p.mode != modeDelete {
 				p.mode = modeKeep
 			}
@@ -584,7 +659,7 @@ func (c *depCache) removeConflictsIfNotUpgradeable(pv *ver, depth int, toRemove 
 						break
 					}
 				} else if propagate {
-					discardCandidate(q)
+					c.discardCandidate(q)
 					if q.cur == nil {
 						q.protected = true
 					}
@@ -645,7 +720,7 @@ func (c *depCache) markDeleteForNotUpgradeable(pv *ver, depth int, q *pkg, propa
 	if q.mode != modeDelete && !c.markDelete(q, depth+1, false) {
 		return false
 	}
-	discardCandidate(q)
+	c.discardCandidate(q)
 	q.protected = true
 	return true
 }
@@ -756,4 +831,16 @@ func (c *depCache) tracef(depth int, format string, args ...any) {
 	if c.trace != nil {
 		c.trace(depth, format, args...)
 	}
+}
+
+// setCandidateVersion is apt's SetCandidateVersion (with the update).
+func (c *depCache) setCandidateVersion(p *pkg, v *ver) {
+	if p.cand == v {
+		return
+	}
+	if p.cand == p.inst && p.mode == modeInstall {
+		p.inst = v
+	}
+	c.setCand(p, v)
+	c.update(p)
 }

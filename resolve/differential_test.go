@@ -1,7 +1,9 @@
 package resolve
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"math/rand"
 	"os"
 	"strconv"
@@ -26,10 +28,19 @@ func TestDifferentialApt(t *testing.T) {
 	script := oracleScript(t)
 	first, _ := strconv.ParseInt(os.Getenv("DEBSTRAP_RESOLVE_DIFF_SEED"), 10, 64)
 	failures := 0
+	multiarch := os.Getenv("DEBSTRAP_RESOLVE_DIFF_MODE") == "multiarch"
 	for seed := first; seed < first+int64(n); seed++ {
-		indexes, variant, include := randomArchive(rand.New(rand.NewSource(seed)))
-		want, aptErr := runOracle(t, script, indexes, variant, include, nil, false)
-		res, err := resolveCase(t, indexes, variant, include, nil, false)
+		var indexes []testIndex
+		var variant string
+		var include, foreign []string
+		var recommends bool
+		if multiarch {
+			indexes, variant, include, foreign, recommends = randomMultiArchArchive(rand.New(rand.NewSource(seed)))
+		} else {
+			indexes, variant, include = randomArchive(rand.New(rand.NewSource(seed)))
+		}
+		want, aptErr := runOracle(t, script, indexes, variant, include, foreign, recommends)
+		res, err := resolveCase(t, indexes, variant, include, foreign, recommends)
 		var got string
 		if err == nil {
 			got = lines(res.Packages)
@@ -48,7 +59,7 @@ func TestDifferentialApt(t *testing.T) {
 		}
 		failures++
 		if failures == 1 {
-			t.Logf("seed %d: variant %s include %v\n%s", seed, variant, include, dumpIndexes(indexes))
+			t.Logf("seed %d: variant %s include %v foreign %v recommends %v\n%s", seed, variant, include, foreign, recommends, dumpIndexes(indexes))
 		}
 		if failures > 10 {
 			t.Fatal("too many differences")
@@ -158,4 +169,80 @@ func randomArchive(r *rand.Rand) ([]testIndex, string, []string) {
 		include = append(include, names[r.Intn(npkg)])
 	}
 	return indexes, variant, include
+}
+
+// TestDebugRandomArchive replays one random archive with apt-style marking
+// traces and writes it out for e2e/resolve-oracle.sh:
+//
+//	DEBSTRAP_RESOLVE_DEBUG_SEED=551 DEBSTRAP_RESOLVE_DEBUG_DIR=/tmp/a go test ./resolve/ -run DebugRandom -v
+func TestDebugRandomArchive(t *testing.T) {
+	seed, err := strconv.ParseInt(os.Getenv("DEBSTRAP_RESOLVE_DEBUG_SEED"), 10, 64)
+	if err != nil {
+		t.Skip("set DEBSTRAP_RESOLVE_DEBUG_SEED")
+	}
+	var indexes []testIndex
+	var variant string
+	var include, foreign []string
+	var recommends bool
+	if os.Getenv("DEBSTRAP_RESOLVE_DIFF_MODE") == "multiarch" {
+		indexes, variant, include, foreign, recommends = randomMultiArchArchive(rand.New(rand.NewSource(seed)))
+	} else {
+		indexes, variant, include = randomArchive(rand.New(rand.NewSource(seed)))
+	}
+	if dir := os.Getenv("DEBSTRAP_RESOLVE_DEBUG_DIR"); dir != "" {
+		if err := os.RemoveAll(dir); err != nil {
+			t.Fatal(err)
+		}
+		writeArchive(t, dir, indexes)
+	}
+	t.Logf("variant %s include %v foreign %v recommends %v\n%s", variant, include, foreign, recommends, dumpIndexes(indexes))
+	res, err := Resolve(context.Background(), Request{Packages: buildPackages(t, indexes), Variant: variant, Include: include,
+		Foreign: foreign, Recommends: recommends, Architecture: "amd64", Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	if err != nil {
+		t.Log(err)
+		return
+	}
+	t.Log("\n" + lines(res.Packages))
+}
+
+// randomMultiArchArchive (DEBSTRAP_RESOLVE_DIFF_MODE=multiarch) adds to
+// randomArchive: Multi-Arch fields, ":any" relations, Recommends, and an
+// i386 index with packages of the same names.
+func randomMultiArchArchive(r *rand.Rand) ([]testIndex, string, []string, []string, bool) {
+	indexes, variant, include := randomArchive(r)
+	mas := []string{"", "", "same", "foreign", "allowed"}
+	mutate := func(stanzas string) string {
+		var out []string
+		for _, para := range strings.Split(stanzas, "\n\n") {
+			para = strings.TrimRight(para, "\n")
+			if ma := mas[r.Intn(len(mas))]; ma != "" {
+				para += "\nMulti-Arch: " + ma
+			}
+			if r.Intn(4) == 0 {
+				para += fmt.Sprintf("\nRecommends: p%02d", r.Intn(14))
+			}
+			para = strings.Replace(para, "Depends: p0", "Depends: p0:any (>= 1) | p0", 1)
+			out = append(out, para)
+		}
+		return strings.Join(out, "\n\n")
+	}
+	for i := range indexes {
+		indexes[i].stanzas = mutate(indexes[i].stanzas)
+	}
+	// an i386 index: some of the main packages again
+	var i386 []string
+	for _, para := range strings.Split(indexes[0].stanzas, "\n\n") {
+		if r.Intn(3) == 0 && !strings.Contains(para, "Package: apt\n") {
+			i386 = append(i386, strings.Replace(para, "Essential: yes\n", "", 1))
+		}
+	}
+	foreign := []string{"i386"}
+	if len(i386) > 0 {
+		indexes = append(indexes, testIndex{arch: "i386", stanzas: strings.Join(i386, "\n\n")})
+		if r.Intn(2) == 0 {
+			name := strings.TrimPrefix(strings.SplitN(i386[r.Intn(len(i386))], "\n", 2)[0], "Package: ")
+			include = append(include, name+":i386")
+		}
+	}
+	return indexes, variant, include, foreign, r.Intn(3) == 0
 }

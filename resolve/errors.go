@@ -246,17 +246,15 @@ func (c *depCache) hit(v *ver, d *dep, k stateKind) *pkg {
 // broken, or any broken package.
 func (c *depCache) brokenError(seeds []*pkg) error {
 	for _, p := range seeds {
-		if p.mode == modeInstall && !c.instBroken(p) {
+		// to be installed (or staying installed) and not broken
+		if p.inst != nil && !c.instBroken(p) {
 			continue
-		}
-		if p.mode != modeInstall && p.cur != nil && p.cand == p.cur {
-			continue // already installed
 		}
 		return &UnresolvableError{Package: p.name, Chain: c.explain(p, map[*pkg]bool{})}
 	}
 	var broken []*pkg
 	for _, p := range c.u.list {
-		if p.mode == modeInstall && c.instBroken(p) {
+		if p.inst != nil && c.instBroken(p) {
 			broken = append(broken, p)
 		}
 	}

@@ -17,6 +17,7 @@ type problemResolver struct {
 	userProtected []bool // pkgProblemResolver::Protected: the requests
 	preInstalled  []bool
 	upgradable    []bool
+	garbage       []bool
 	scores        []int
 }
 
@@ -48,6 +49,7 @@ func newProblemResolver(c *depCache, protected []*pkg) *problemResolver {
 		userProtected: make([]bool, n),
 		preInstalled:  make([]bool, n),
 		upgradable:    make([]bool, n),
+		garbage:       make([]bool, n),
 		scores:        make([]int, n),
 	}
 	for _, p := range protected {
@@ -394,6 +396,7 @@ func (r *problemResolver) resolve(brokenFix bool) bool {
 						continue
 					}
 					start := &d.atoms[ai]
+					c.tracef(0, "Broken %s %s %s", I.name, d.kind, start.Atom.String())
 					vlist := allTargets(iv, start, d.kind)
 					if len(vlist) == 0 && !I.protected && !d.kind.negative() && !c.nowBroken(I) {
 						if inOr {
@@ -409,6 +412,7 @@ func (r *problemResolver) resolve(brokenFix bool) bool {
 						if P.inst != V && d.kind.negative() {
 							continue
 						}
+						c.tracef(0, "  Considering %s %d as a solution to %s %d", P.name, r.scores[P.id], I.name, r.scores[I.id])
 						if r.scores[I.id] <= r.scores[P.id] || (!c.okNow(iv, start, d.kind) && !d.kind.negative()) {
 							if I.protected {
 								if r.doUpgrade(P, 0) {
@@ -427,7 +431,7 @@ func (r *problemResolver) resolve(brokenFix bool) bool {
 									c.markInstall(I, false, 0, false)
 								}
 							} else if !brokenFix || !r.doUpgrade(I, 0) {
-								if !inOr {
+								if !inOr || r.garbage[I.id] {
 									c.tracef(0, "  Removing %s rather than change %s", I.name, start.Name)
 									c.markDelete(I, 0, false)
 									if counter > 1 && r.scores[P.id] > r.scores[I.id] {
@@ -436,6 +440,7 @@ func (r *problemResolver) resolve(brokenFix bool) bool {
 								} else if t := start.target; t != nil && t.cur == nil && t.mode != modeDelete && t.cand != nil {
 									// install the first alternative not
 									// installed before instead
+									c.tracef(0, "  Try Installing %s before changing %s", t.name, I.name)
 									oldBroken := c.brokenCount()
 									c.markInstall(t, true, 1, false)
 									if c.instBroken(t) || c.brokenCount() > oldBroken {

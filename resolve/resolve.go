@@ -4,13 +4,27 @@
 //
 // The reference is apt itself (e2e/resolve-oracle.sh runs it against the
 // same indexes), so the resolver does not search for "a" solution: it
-// replays what apt's pkgDepCache does (see depcache.go), in the same order,
-// with the same tie-breaks.
+// replays what apt 2.6's apt-get install does — pkgDepCache marking
+// (depcache.go), the problem resolver when marking leaves breakage
+// (problemresolver.go), dropping new installs nothing needs
+// (autoremove.go) — in the same order, with the same tie-breaks and even
+// the same stale cache bits.
 //
 // mmdebstrap works in two steps, and so does Resolve: first the
 // Essential:yes packages of the main suite (on an empty system), then, with
 // those installed, the --include packages and the priority set of the
-// variant. The result is the union.
+// variant (plus apt, which mmdebstrap itself leaves out where apt is not
+// Priority: required, as on Ubuntu). The result is the union.
+//
+// Order matters to apt, so it matters here: packages are numbered as apt's
+// cache generator numbers them, walking the indexes in sources order and
+// the stanzas of one index in the order given (file order, as
+// apt.ParsePackages returns them).
+//
+// Not reproduced: apt walks some loops (dist-upgrade's Essential groups,
+// the problem resolver's package list) in hash-table order; package order
+// is used instead. Pins other than the default (NotAutomatic releases such
+// as backports) are not known from apt.Index and are treated as 500.
 package resolve
 
 import (
@@ -127,14 +141,16 @@ func Resolve(ctx context.Context, req Request) (*Result, error) {
 			second = append(second, r.named("build-essential")...)
 			fallthrough
 		case "required":
-			second = append(second, r.named("apt")...)
 			second = append(second, r.prioritySeeds("required")...)
 		case "important":
-			second = append(second, r.named("apt")...)
 			second = append(second, r.prioritySeeds("required", "important")...)
 		case "standard":
-			second = append(second, r.named("apt")...)
 			second = append(second, r.prioritySeeds("required", "important", "standard")...)
+		}
+		// apt after the pattern: where it is Priority: required (Debian)
+		// it keeps its place in the pattern, as with mmdebstrap itself.
+		if variant == "buildd" || variant == "required" || variant == "important" || variant == "standard" {
+			second = append(second, r.named("apt")...)
 		}
 	}
 	if len(second) > 0 {
@@ -385,7 +401,7 @@ func (r *resolver) install(reqs []request, fromUser bool) error {
 	var seeds []*pkg
 	seen := map[*pkg]bool{}
 	for _, rq := range reqs {
-		setCandidate(rq.p, rq.v)
+		c.setCandidateVersion(rq.p, rq.v)
 		if fromUser {
 			rq.p.protected = true
 			c.markInstall(rq.p, false, 0, true)
@@ -401,19 +417,12 @@ func (r *resolver) install(reqs []request, fromUser bool) error {
 		}
 	}
 	c.tracef(0, "install: %d requests, fromUser=%v", len(reqs), fromUser)
-	ordered := append([]*pkg(nil), seeds...)
-	sort.Slice(ordered, func(i, j int) bool { return ordered[i].id < ordered[j].id })
-	for _, p := range ordered {
-		if !fromUser {
-			// dist-upgrade: MarkInstall(P, true, 0, false) for each
-			c.markInstall(p, true, 0, false)
-			continue
-		}
-		if c.instBroken(p) || c.instPolicyBroken(p) {
-			c.markInstall(p, true, 0, true)
-		} else {
-			c.tracef(0, "request %s: nothing to do (mode %d)", p.name, p.mode)
-		}
+	// apt-get completes the requests in command-line order (a pattern
+	// expands in package order, which the requests already have).
+	for _, p := range seeds {
+		// apt-get install: MarkInstall(P, true) for every request, broken
+		// or not; dist-upgrade: MarkInstall(P, true, 0, false).
+		c.markInstall(p, true, 0, fromUser)
 	}
 	// apt-get then runs its problem resolver; it changes nothing unless
 	// something is broken.
@@ -423,7 +432,13 @@ func (r *resolver) install(reqs []request, fromUser bool) error {
 			protected = seeds
 		}
 		c.tracef(0, "problem resolver: %d broken", c.brokenCount())
-		newProblemResolver(c, protected).resolve(fromUser)
+		pr := newProblemResolver(c, protected)
+		// apt swept for garbage when the last marking finished; the
+		// resolver consults that.
+		for _, g := range c.garbage() {
+			pr.garbage[g.id] = true
+		}
+		pr.resolve(fromUser)
 	}
 	var err error
 	if fromUser {
@@ -441,16 +456,6 @@ func (r *resolver) install(reqs []request, fromUser bool) error {
 		return fmt.Errorf("removing unneeded packages broke others (apt: \"AutoRemover broke stuff\"): %w", err)
 	}
 	return nil
-}
-
-func setCandidate(p *pkg, v *ver) {
-	if p.cand == v {
-		return
-	}
-	if p.cand == p.inst && p.mode == modeInstall {
-		p.inst = v
-	}
-	p.cand = v
 }
 
 // switchRelease is apt's SetCandidateRelease for "name/suite": versioned
@@ -491,11 +496,11 @@ func (r *resolver) switchRelease(v *ver, rel string, done map[*ver]bool) bool {
 			for _, tv := range t.versions {
 				if tv.inRelease(rel) && a.satisfiedBy(tv.version) {
 					old := t.cand
-					setCandidate(t, tv)
+					r.c.setCandidateVersion(t, tv)
 					if r.switchRelease(tv, rel, done) {
 						fine = true
 					} else {
-						setCandidate(t, old)
+						r.c.setCandidateVersion(t, old)
 					}
 					break
 				}
@@ -544,6 +549,7 @@ func (r *resolver) commit() {
 		} else {
 			p.cand = nil
 		}
+		p.initCand, p.candHist, p.snapT = p.cand, nil, 0
 	}
 }
 

@@ -57,6 +57,14 @@ type pkg struct {
 	auto            bool
 	autoKept        bool
 
+	// apt caches, per dependency, whether candidates could satisfy it and
+	// refreshes that only when a package's state is updated; a candidate
+	// dropped without an update leaves it stale. initCand, candHist and
+	// snapT let the resolver see candidates as apt's cache does.
+	initCand *ver
+	candHist []candEvent
+	snapT    int
+
 	// for error messages
 	fail *failure
 	via  *depRef // the relation that first marked it for installation
@@ -74,6 +82,8 @@ type ver struct {
 	parsed bool
 	deps   []dep
 	err    error
+
+	provides []*pkg // the packages this version provides
 }
 
 type dep struct {
@@ -128,17 +138,17 @@ func (e *nameEntry) set(i int, p *pkg) {
 }
 
 type universe struct {
-	native   string
-	archs    []string // native first, then foreign, as APT::Architectures
-	names    map[string]*nameEntry
-	other    map[pkgKey]*pkg // architectures not configured (only referenced)
+	native string
+	archs  []string // native first, then foreign, as APT::Architectures
+	names  map[string]*nameEntry
+	other  map[pkgKey]*pkg // architectures not configured (only referenced)
 
 	pkgSlab   []pkg
 	entrySlab []nameEntry
 	verSlab   []ver
-	list     []*pkg          // by id
-	indexes  []*apt.Index    // canonical order
-	verCount int
+	list      []*pkg       // by id
+	indexes   []*apt.Index // canonical order
+	verCount  int
 }
 
 func priorityNumber(p string) int {
@@ -176,10 +186,10 @@ func rankComponent(c string) int {
 // from apt.ParsePackages.
 func newUniverse(stanzas []*apt.Package, native string, foreign []string) *universe {
 	u := &universe{
-		native:  native,
-		archs:   append([]string{native}, foreign...),
-		names: make(map[string]*nameEntry, len(stanzas)+len(stanzas)/2),
-		other: map[pkgKey]*pkg{},
+		native: native,
+		archs:  append([]string{native}, foreign...),
+		names:  make(map[string]*nameEntry, len(stanzas)+len(stanzas)/2),
+		other:  map[pkgKey]*pkg{},
 	}
 	archRank := map[string]int{}
 	for i, a := range u.archs {
@@ -290,6 +300,7 @@ func newUniverse(stanzas []*apt.Package, native string, foreign []string) *unive
 	for _, p := range u.list {
 		if len(p.versions) > 0 {
 			p.cand = p.versions[0]
+			p.initCand = p.cand
 		}
 	}
 	return u
@@ -355,7 +366,7 @@ func (u *universe) get(name, arch string) *pkg {
 func (u *universe) getAny(name string) *pkg {
 	e := u.entry(name)
 	if e.any == nil {
-		e.any = u.newPkg(name+":any", name, "any")
+		e.any = u.newPkg(name+":any", name+":any", "any") // apt: its own group "name:any"
 	}
 	return e.any
 }
@@ -427,35 +438,40 @@ func (u *universe) addProvides(v *ver) {
 				pv := provide{owner: v, version: at.Version}
 				switch {
 				case at.Arch == "any":
-					u.getAny(at.Name).provides = append(u.getAny(at.Name).provides, pv)
+					u.addProvide(u.getAny(at.Name), pv)
 				case at.Arch != "":
-					t := u.get(at.Name, at.Arch)
-					t.provides = append(t.provides, pv)
+					u.addProvide(u.get(at.Name, at.Arch), pv)
 				case foreign:
 					for _, fa := range u.archs {
-						t := u.get(at.Name, fa)
-						t.provides = append(t.provides, pv)
+						u.addProvide(u.get(at.Name, fa), pv)
 					}
 				default:
-					t := u.get(at.Name, a)
-					t.provides = append(t.provides, pv)
+					u.addProvide(u.get(at.Name, a), pv)
 				}
 			}
 		}
 	}
 	switch {
 	case v.multiArch == "allowed":
-		t := u.getAny(v.pkg.name)
-		t.provides = append(t.provides, provide{owner: v, version: v.version, implicit: true})
+		u.addProvide(u.getAny(v.pkg.name), provide{owner: v, version: v.version, implicit: true})
 	case foreign && len(u.archs) > 1:
 		for _, fa := range u.archs {
 			if fa == a {
 				continue
 			}
-			t := u.get(v.pkg.name, fa)
-			t.provides = append(t.provides, provide{owner: v, version: v.version, implicit: true})
+			u.addProvide(u.get(v.pkg.name, fa), provide{owner: v, version: v.version, implicit: true})
 		}
 	}
+}
+
+func (u *universe) addProvide(t *pkg, pv provide) {
+	t.provides = append(t.provides, pv)
+	for _, x := range pv.owner.provides {
+		if x == t {
+			return
+		}
+	}
+	pv.owner.provides = append(pv.owner.provides, t)
 }
 
 // relations parses the relations of v that the resolver acts on, in apt's
@@ -492,9 +508,27 @@ func (u *universe) relations(v *ver) ([]dep, error) {
 		for _, g := range groups {
 			if f.kind.negative() {
 				// Negative relations have no or-groups in apt: each
-				// alternative is a relation of its own.
+				// alternative is a relation of its own; without an
+				// architecture qualifier it applies to the name in every
+				// architecture.
 				for _, at := range g {
-					v.deps = append(v.deps, dep{kind: f.kind, atoms: []depAtom{u.resolveAtom(v, at)}})
+					if at.Arch != "" || len(u.archs) == 1 {
+						v.deps = append(v.deps, dep{kind: f.kind, atoms: []depAtom{u.resolveAtom(v, at)}})
+						continue
+					}
+					var ts []*pkg
+					for _, a := range u.archs {
+						if t := u.lookup(at.Name, a); t != nil {
+							ts = append(ts, t)
+						}
+					}
+					sort.Slice(ts, func(i, j int) bool { return ts[i].id < ts[j].id })
+					if len(ts) == 0 {
+						ts = append(ts, nil)
+					}
+					for _, t := range ts {
+						v.deps = append(v.deps, dep{kind: f.kind, atoms: []depAtom{{Atom: at, target: t}}})
+					}
 				}
 				continue
 			}
