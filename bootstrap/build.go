@@ -14,6 +14,7 @@ import (
 
 	"github.com/debstrap/debstrap/apt"
 	"github.com/debstrap/debstrap/cache"
+	"github.com/debstrap/debstrap/deb"
 	"github.com/debstrap/debstrap/dpkg"
 	"github.com/debstrap/debstrap/export"
 	"github.com/debstrap/debstrap/rootfs"
@@ -51,6 +52,9 @@ type Build struct {
 	Plan     *Plan
 	Debs     map[*apt.Package]string // the verified .deb of each package in the cache
 	Order    []*apt.Package          // unpack order
+	Controls []*deb.Control          // control member of each package, in Order
+	Variant  string
+	Include  []string
 	DB       *dpkg.DB
 	Epoch    time.Time
 	StageDir string
@@ -114,7 +118,7 @@ func Run(ctx context.Context, c *cache.Cache, cfg BuildConfig) (*Result, error) 
 		return nil, err
 	}
 	done()
-	b := &Build{Plan: plan, Debs: map[*apt.Package]string{}, Epoch: epoch}
+	b := &Build{Plan: plan, Debs: map[*apt.Package]string{}, Epoch: epoch, Variant: cfg.Variant, Include: cfg.Include}
 	for i, p := range plan.Packages {
 		b.Debs[p] = paths[i]
 	}
@@ -152,6 +156,7 @@ func Run(ctx context.Context, c *cache.Cache, cfg BuildConfig) (*Result, error) 
 	}
 	b.DB = dpkg.New(plan.Architecture, plan.Foreign...)
 	for _, u := range units {
+		b.Controls = append(b.Controls, u.control)
 		if err := b.DB.Add(dpkg.Package{Control: u.control, Files: u.files, State: dpkg.Unpacked}); err != nil {
 			return nil, fmt.Errorf("dpkg database: %s: %w", u.pkg.Name, err)
 		}

@@ -146,7 +146,9 @@ func unpackAll(ctx context.Context, st *rootfs.Stage, pkgs []*apt.Package, debs 
 		}
 		u := unpacked{pkg: p, control: j.control}
 		for _, name := range j.order {
-			u.files = append(u.files, dpkg.File{Name: name, Type: j.types[name], MD5: res.MD5[name]})
+			// The stage keys MD5s by clean path, the tar by "./path".
+			md5 := res.MD5["/"+strings.TrimPrefix(strings.TrimPrefix(name, "./"), "/")]
+			u.files = append(u.files, dpkg.File{Name: name, Type: j.types[name], MD5: md5})
 		}
 		out = append(out, u)
 		log.Debug("unpacked", "package", p.Name, "paths", len(res.Paths))

@@ -28,9 +28,11 @@ output is reproducible: with the same archive state, and SOURCE_DATE_EPOCH
 (default: the Date of the suite's Release), two builds are byte-identical.
 
 --mode decides how maintainer scripts are run (mmdebstrap's word):
-  auto      root if run as root, else unshare (the default)
+  auto      root if run as root, else unshare, else native (the default)
   root      chroot into the staging root and run the image's own dpkg
   unshare   the same inside a user namespace, as an ordinary user
+  native    reproduce the maintainer scripts in Go: no root, no namespaces,
+            any architecture
   extract   unpack only; packages stay unpacked for 'dpkg --configure -a'
 
 Examples:

@@ -1,0 +1,120 @@
+package native
+
+import "strings"
+
+// relationNames are the package names a relation field mentions, every
+// alternative included, version and architecture qualifiers dropped.
+func relationNames(field string) []string {
+	var names []string
+	for _, clause := range relationClauses(field) {
+		names = append(names, clause...)
+	}
+	return names
+}
+
+// relationClauses splits a relation field into its clauses, each the
+// list of its alternatives' package names.
+func relationClauses(field string) [][]string {
+	var out [][]string
+	for _, clause := range strings.Split(field, ",") {
+		var alts []string
+		for _, alt := range strings.Split(clause, "|") {
+			f := strings.Fields(alt)
+			if len(f) == 0 {
+				continue
+			}
+			name, _, _ := strings.Cut(f[0], "(")
+			name, _, _ = strings.Cut(name, ":")
+			if name != "" {
+				alts = append(alts, name)
+			}
+		}
+		if len(alts) > 0 {
+			out = append(out, alts)
+		}
+	}
+	return out
+}
+
+// depends returns the packages of the run that p depends on (Depends and
+// Pre-Depends): for each clause the first alternative present, by name or
+// through Provides, as apt would have chosen it.
+func (s *sys) depends(p *pkgState) []*pkgState {
+	var out []*pkgState
+	for _, field := range []string{"Pre-Depends", "Depends"} {
+		for _, clause := range relationClauses(p.ctrl.Get(field)) {
+			for _, name := range clause {
+				if q := s.byName[name]; q != nil {
+					out = append(out, q)
+					break
+				}
+				if prov := s.provides[name]; len(prov) > 0 {
+					out = append(out, prov[0])
+					break
+				}
+			}
+		}
+	}
+	return out
+}
+
+// essentialSplit divides the packages as mmdebstrap installs them: first
+// the Essential: yes packages and what they depend on (its "essential"
+// step, one dpkg --install), then the rest (one apt-get install). Both
+// keep unpack order.
+func (s *sys) essentialSplit() (first, rest []*pkgState) {
+	in := map[*pkgState]bool{}
+	var visit func(p *pkgState)
+	visit = func(p *pkgState) {
+		if in[p] {
+			return
+		}
+		in[p] = true
+		for _, q := range s.depends(p) {
+			visit(q)
+		}
+	}
+	for _, p := range s.pkgs {
+		if p.essential {
+			visit(p)
+		}
+	}
+	for _, p := range s.pkgs {
+		if in[p] {
+			first = append(first, p)
+		} else {
+			rest = append(rest, p)
+		}
+	}
+	return first, rest
+}
+
+// configureOrder orders a batch as dpkg configures it: every package
+// after the packages of the batch it depends on, otherwise in the order
+// given; a dependency cycle is broken where it is found.
+func (s *sys) configureOrder(batch []*pkgState) []*pkgState {
+	inBatch := map[*pkgState]bool{}
+	for _, p := range batch {
+		inBatch[p] = true
+	}
+	state := map[*pkgState]int{} // 1 visiting, 2 done
+	var out []*pkgState
+	var visit func(p *pkgState)
+	visit = func(p *pkgState) {
+		if state[p] != 0 {
+			return
+		}
+		state[p] = 1
+		for _, q := range s.depends(p) {
+			if inBatch[q] {
+				visit(q)
+			}
+		}
+		state[p] = 2
+		out = append(out, p)
+	}
+	for _, p := range batch {
+		visit(p)
+	}
+	return out
+}

@@ -1,0 +1,594 @@
+package native
+
+import (
+	"archive/tar"
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/debstrap/debstrap/rootfs"
+)
+
+// Service management, as it goes in a root being built: nothing is
+// started (mmdebstrap installs a policy-rc.d denying it, and systemctl in
+// a chroot ignores start requests), units are enabled on disk.
+// deb-systemd-helper and update-rc.d (init-system-helpers' Perl tools)
+// and systemctl's offline enable/preset are implemented here.
+
+func init() {
+	register(debSystemdHelperCmd, "deb-systemd-helper")
+	register(noopCmd, "deb-systemd-invoke", "invoke-rc.d")
+	register(systemctlCmd, "systemctl")
+	register(updateRcdCmd, "update-rc.d")
+}
+
+// noopCmd: starting services is denied during the build.
+func noopCmd(c *cmd) error { return nil }
+
+const dshEnabledDir = "/var/lib/systemd/deb-systemd-helper-enabled"
+
+// findUnit is deb-systemd-helper's find_unit.
+func (s *sys) findUnit(name string) string {
+	for _, d := range []string{"/etc/systemd/system/", "/lib/systemd/system/", "/usr/lib/systemd/system/"} {
+		if e, ok := s.lookup(d + name); ok && (e.Type == tar.TypeReg || e.Type == tar.TypeLink) {
+			return d + name
+		}
+	}
+	return name
+}
+
+type unitLink struct{ dest, src string } // src is the link, dest its target
+
+// installSection reads the [Install] keys of a unit file (all sections,
+// as deb-systemd-helper does not look at section headers).
+func (s *sys) unitInstall(unitPath string) (map[string][]string, error) {
+	data, err := s.readFile(unitPath)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]string{}
+	for _, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			continue
+		}
+		key := strings.ToLower(strings.TrimSpace(k))
+		switch key {
+		case "wantedby", "requiredby", "also", "alias", "defaultinstance":
+			for _, f := range strings.Fields(v) {
+				if len(f) >= 2 && (f[0] == '"' || f[0] == '\'') && f[len(f)-1] == f[0] {
+					f = f[1 : len(f)-1]
+				}
+				out[key] = append(out[key], f)
+			}
+		}
+	}
+	return out, nil
+}
+
+// linkClosure is deb-systemd-helper's get_link_closure.
+func (s *sys) linkClosure(servicePath string, visited []string) ([]unitLink, error) {
+	inst, err := s.unitInstall(servicePath)
+	if err != nil {
+		return nil, fmt.Errorf("unable to read %s", servicePath)
+	}
+	unit := path.Base(servicePath)
+	wanted := unit
+	var links []unitLink
+	for _, v := range inst["also"] {
+		if v != unit && !contains(visited, v) {
+			visited = append(visited, v)
+			more, err := s.linkClosure(s.findUnit(v), visited)
+			if err != nil {
+				return nil, err
+			}
+			links = append(links, more...)
+		}
+	}
+	for _, v := range inst["alias"] {
+		if v != unit {
+			links = append(links, unitLink{dest: servicePath, src: "/etc/systemd/system/" + v})
+		}
+	}
+	if d := inst["defaultinstance"]; len(d) > 0 {
+		if i := strings.LastIndex(unit, "@."); i >= 0 {
+			wanted = unit[:i+1] + d[len(d)-1] + unit[i+1:]
+		}
+	}
+	for _, v := range inst["wantedby"] {
+		links = append(links, unitLink{dest: servicePath, src: "/etc/systemd/system/" + v + ".wants/" + wanted})
+	}
+	for _, v := range inst["requiredby"] {
+		links = append(links, unitLink{dest: servicePath, src: "/etc/systemd/system/" + v + ".requires/" + wanted})
+	}
+	return links, nil
+}
+
+func dshStatePath(unit string) string { return dshEnabledDir + "/" + path.Base(unit) + ".dsh-also" }
+
+func (s *sys) stateEntries(p string) []string {
+	data, err := s.readFile(p)
+	if err != nil {
+		return nil
+	}
+	return lines(data)
+}
+
+func (s *sys) isSymlink(p string) bool {
+	e, ok := s.lookupNoFollow(p)
+	return ok && e.Type == tar.TypeSymlink
+}
+
+func (s *sys) touchFile(p string) error {
+	if s.exists(p) {
+		return nil
+	}
+	if err := s.st.MkdirAll(path.Dir(p), rootfs.Entry{Mode: 0o755}); err != nil {
+		return &stageError{err}
+	}
+	if err := s.st.WriteFile(p, nil, rootfs.Entry{Mode: 0o644}); err != nil {
+		return &stageError{err}
+	}
+	return nil
+}
+
+func (s *sys) makeLink(target, link string) error {
+	if err := s.st.MkdirAll(path.Dir(link), rootfs.Entry{Mode: 0o755}); err != nil {
+		return &stageError{err}
+	}
+	real, _, _, err := s.resolve("/", link, false)
+	if err != nil {
+		return err
+	}
+	if err := s.st.Symlink(target, real, rootfs.Entry{Mode: 0o777}); err != nil {
+		return &stageError{err}
+	}
+	return nil
+}
+
+// recordState adds link to the .dsh-also state file of unit.
+func (s *sys) recordState(unit, link string) error {
+	p := dshStatePath(unit)
+	entries := s.stateEntries(p)
+	if contains(entries, link) && s.exists(p) {
+		return nil
+	}
+	entries = append(entries, link)
+	if err := s.st.MkdirAll(dshEnabledDir, rootfs.Entry{Mode: 0o755}); err != nil {
+		return &stageError{err}
+	}
+	if err := s.st.WriteFile(p, []byte(strings.Join(entries, "\n")+"\n"), rootfs.Entry{Mode: 0o644}); err != nil {
+		return &stageError{err}
+	}
+	return nil
+}
+
+func (s *sys) makeSystemdLinks(unit, servicePath string, create bool) error {
+	links, err := s.linkClosure(servicePath, nil)
+	if err != nil {
+		return err
+	}
+	if len(links) == 0 {
+		// An empty state file still records that the unit was seen.
+	}
+	for _, l := range links {
+		if err := s.recordState(unit, l.src); err != nil {
+			return err
+		}
+		statefile := dshEnabledDir + "/" + strings.TrimPrefix(l.src, "/etc/systemd/system/")
+		if s.exists(statefile) {
+			continue
+		}
+		if create && !s.isSymlink(l.src) {
+			if err := s.makeLink(l.dest, l.src); err != nil {
+				return err
+			}
+		}
+		if err := s.touchFile(statefile); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *sys) hasSystemctl() bool {
+	for _, p := range []string{"/bin/systemctl", "/usr/bin/systemctl"} {
+		if e, ok := s.lookup(p); ok && e.Mode&0o111 != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func debSystemdHelperCmd(c *cmd) error {
+	args := c.args[1:]
+	quiet := false
+	for len(args) > 0 && strings.HasPrefix(args[0], "--") {
+		switch args[0] {
+		case "--quiet":
+			quiet = true
+		case "--system":
+		default:
+			return c.unsupported("option %s", args[0])
+		}
+		args = args[1:]
+	}
+	if len(args) == 0 {
+		return nil
+	}
+	if c.getenv("DPKG_MAINTSCRIPT_PACKAGE") == "" {
+		fmt.Fprintf(c.stderr, "%s was not called from dpkg. Exiting.\n", c.args[0])
+		return status(1)
+	}
+	action, units := args[0], args[1:]
+	s := c.s
+	rc := 0
+	switch action {
+	case "is-enabled", "was-enabled", "debian-installed":
+		rc = 1
+	}
+	for _, unit := range units {
+		sp := s.findUnit(unit)
+		switch action {
+		case "unmask":
+			mask := "/etc/systemd/system/" + path.Base(sp)
+			e, ok := s.lookupNoFollow(mask)
+			if !ok || e.Type != tar.TypeSymlink || e.Linkname != "/dev/null" {
+				continue
+			}
+			return c.unsupported("unmasking a masked unit")
+		case "was-enabled":
+			enabled := true
+			for _, l := range s.stateEntries(dshStatePath(unit)) {
+				if !s.isSymlink(l) {
+					enabled = false
+					break
+				}
+			}
+			if !quiet {
+				if enabled {
+					fmt.Fprintln(c.stderr, "enabled")
+				} else {
+					fmt.Fprintln(c.stderr, "disabled")
+				}
+			}
+			if enabled {
+				rc = 0
+			}
+		case "is-enabled":
+			links, err := s.linkClosure(sp, nil)
+			if err != nil {
+				return c.failf("error: %v", err)
+			}
+			enabled := true
+			for _, l := range links {
+				if !s.isSymlink(l.src) {
+					enabled = false
+				}
+			}
+			if enabled {
+				rc = 0
+			}
+		case "debian-installed":
+			if s.exists(dshStatePath(unit)) {
+				rc = 0
+			}
+		case "enable":
+			if s.hasSystemctl() {
+				create := false
+				if s.exists(dshStatePath(unit)) {
+					links, err := s.linkClosure(sp, nil)
+					if err != nil {
+						return c.failf("error: %v", err)
+					}
+					for _, l := range links {
+						if s.isSymlink(l.src) {
+							create = true
+						}
+					}
+				} else if err := s.systemctlPreset(c, unit); err != nil {
+					return err
+				}
+				if err := s.makeSystemdLinks(unit, sp, create); err != nil {
+					return c.failf("error: %v", err)
+				}
+			} else if err := s.makeSystemdLinks(unit, sp, true); err != nil {
+				return c.failf("error: %v", err)
+			}
+		case "update-state":
+			links, err := s.linkClosure(sp, nil)
+			if err != nil {
+				return c.failf("error: %v", err)
+			}
+			var b strings.Builder
+			for _, l := range links {
+				b.WriteString(l.src + "\n")
+			}
+			if err := s.st.MkdirAll(dshEnabledDir, rootfs.Entry{Mode: 0o755}); err != nil {
+				return &stageError{err}
+			}
+			if err := s.st.WriteFile(dshStatePath(unit), []byte(b.String()), rootfs.Entry{Mode: 0o644}); err != nil {
+				return &stageError{err}
+			}
+		default:
+			return c.unsupported("action %s", action)
+		}
+	}
+	return status(rc)
+}
+
+// systemd unit search path, in systemd's order.
+var unitDirs = []string{"/etc/systemd/system", "/run/systemd/system", "/usr/local/lib/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system"}
+
+// systemdUnitDirs is the search path the root's systemd uses: from
+// systemd 252 on Debian and Ubuntu (rootprefix /usr) /usr/lib comes
+// before /lib. Which one a link names depends on it.
+func (s *sys) systemdUnitDirs() []string {
+	p := s.byName["systemd"]
+	if p != nil && compareVersions(p.version, "253") >= 0 {
+		return []string{"/etc/systemd/system", "/run/systemd/system", "/usr/local/lib/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system"}
+	}
+	return unitDirs
+}
+
+// systemctlFind finds a unit file (for an instance, its template).
+func (s *sys) systemctlFind(unit string) string {
+	name := unit
+	if i := strings.IndexByte(unit, '@'); i >= 0 {
+		if j := strings.LastIndexByte(unit, '.'); j > i+1 {
+			if s2 := s.systemctlFindExact(unit); s2 != "" {
+				return s2
+			}
+			name = unit[:i+1] + unit[j:]
+		}
+	}
+	return s.systemctlFindExact(name)
+}
+
+func (s *sys) systemctlFindExact(name string) string {
+	seen := map[string]bool{}
+	for _, d := range s.systemdUnitDirs() {
+		real, e, ok, err := s.resolve("/", d, true)
+		if err != nil || !ok || e.Type != tar.TypeDir || seen[real] {
+			continue
+		}
+		seen[real] = true
+		if e, ok := s.lookup(d + "/" + name); ok && e.Type != tar.TypeDir {
+			return d + "/" + name
+		}
+	}
+	return ""
+}
+
+// systemctlEnable creates the links systemctl enable makes offline.
+func (s *sys) systemctlEnable(c *cmd, unit string, visited map[string]bool) error {
+	if visited[unit] {
+		return nil
+	}
+	visited[unit] = true
+	file := s.systemctlFind(unit)
+	if file == "" {
+		return c.failf("Failed to enable unit: Unit file %s does not exist.", unit)
+	}
+	inst, err := s.unitInstall(file)
+	if err != nil {
+		return c.failf("%v", err)
+	}
+	target := file
+	if e, ok := s.lookupNoFollow(file); ok && e.Type == tar.TypeSymlink && strings.HasPrefix(file, "/etc/") {
+		return c.unsupported("enabling a unit linked into /etc")
+	}
+	name := unit
+	if strings.HasSuffix(path.Base(file), "@"+path.Ext(file)) || strings.Contains(path.Base(file), "@.") {
+		// A template: enable the instance given, or DefaultInstance.
+		if strings.Contains(unit, "@.") {
+			d := inst["defaultinstance"]
+			if len(d) == 0 {
+				return nil // nothing to enable without an instance
+			}
+			i := strings.LastIndex(unit, "@.")
+			name = unit[:i+1] + d[len(d)-1] + unit[i+1:]
+		}
+	}
+	for _, v := range inst["wantedby"] {
+		if err := s.makeLink(target, "/etc/systemd/system/"+v+".wants/"+name); err != nil {
+			return err
+		}
+	}
+	for _, v := range inst["requiredby"] {
+		if err := s.makeLink(target, "/etc/systemd/system/"+v+".requires/"+name); err != nil {
+			return err
+		}
+	}
+	for _, v := range inst["alias"] {
+		if v != name {
+			if err := s.makeLink(target, "/etc/systemd/system/"+v); err != nil {
+				return err
+			}
+		}
+	}
+	for _, v := range inst["also"] {
+		if err := s.systemctlEnable(c, v, visited); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// presetEnabled evaluates the preset files for unit: first matching
+// line wins, files in name order across /etc, /run and /usr/lib; no
+// match means enable.
+func (s *sys) presetEnabled(unit string) bool {
+	files := map[string]string{}
+	for _, d := range []string{"/usr/lib/systemd/system-preset", "/lib/systemd/system-preset", "/run/systemd/system-preset", "/etc/systemd/system-preset"} {
+		for _, f := range s.glob(d + "/*.preset") {
+			files[path.Base(f)] = f // later directories override
+		}
+	}
+	names := sortedKeys(files)
+	for _, n := range names {
+		data, err := s.readFile(files[n])
+		if err != nil {
+			continue
+		}
+		for _, l := range lines(data) {
+			f := strings.Fields(l)
+			if len(f) < 2 || strings.HasPrefix(f[0], "#") || strings.HasPrefix(f[0], ";") {
+				continue
+			}
+			if m, _ := path.Match(f[1], unit); m {
+				return f[0] == "enable"
+			}
+		}
+	}
+	return true
+}
+
+func (s *sys) systemctlPreset(c *cmd, unit string) error {
+	if !s.presetEnabled(unit) {
+		return nil
+	}
+	return s.systemctlEnable(c, unit, map[string]bool{})
+}
+
+func systemctlCmd(c *cmd) error {
+	var verb string
+	var units []string
+	for _, a := range c.args[1:] {
+		switch {
+		case a == "--system" || a == "--quiet" || a == "-q" || a == "--no-reload" || a == "--no-block" ||
+			a == "--preset-mode=enable-only" || a == "--root=/" || a == "--root=" || a == "--no-ask-password" || a == "--force" || a == "-f":
+		case strings.HasPrefix(a, "--root="):
+			return c.unsupported("%s", a)
+		case strings.HasPrefix(a, "-"):
+			return c.unsupported("option %s", a)
+		case verb == "":
+			verb = a
+		default:
+			units = append(units, a)
+		}
+	}
+	s := c.s
+	switch verb {
+	case "daemon-reload", "daemon-reexec", "start", "stop", "restart", "reload", "try-restart", "reload-or-restart",
+		"try-reload-or-restart", "condrestart", "force-reload":
+		// In a chroot systemctl ignores these.
+		return nil
+	case "is-active", "is-failed":
+		fmt.Fprintln(c.stdout, "inactive")
+		return status(3)
+	case "enable", "reenable":
+		for _, u := range units {
+			if err := s.systemctlEnable(c, unitName(u), map[string]bool{}); err != nil {
+				return err
+			}
+		}
+		return nil
+	case "preset":
+		for _, u := range units {
+			if err := s.systemctlPreset(c, unitName(u)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return c.unsupported("systemctl %s", verb)
+}
+
+// unitName adds .service to a bare name, as systemctl does.
+func unitName(u string) string {
+	if strings.Contains(u, ".") {
+		return u
+	}
+	return u + ".service"
+}
+
+// updateRcdCmd is update-rc.d without insserv: S01/K01 links from the
+// LSB header's Default-Start and Default-Stop, once.
+func updateRcdCmd(c *cmd) error {
+	args := c.args[1:]
+	for len(args) > 0 && args[0] == "-f" {
+		args = args[1:]
+	}
+	if len(args) < 2 {
+		return c.failf("error: not enough arguments")
+	}
+	s := c.s
+	if e, ok := s.lookup("/etc/insserv.conf"); ok && e.Type == tar.TypeReg {
+		for _, p := range []string{"/sbin/insserv", "/usr/lib/insserv/insserv"} {
+			if e, ok := s.lookup(p); ok && e.Mode&0o111 != 0 {
+				return c.unsupported("insserv ordering")
+			}
+		}
+	}
+	if s.exists("/sbin/openrc") {
+		return c.unsupported("openrc")
+	}
+	name, action := args[0], args[1]
+	switch action {
+	case "defaults", "defaults-disabled":
+		for _, lvl := range "0123456S" {
+			if m, _ := s.globAny(fmt.Sprintf("/etc/rc%c.d", lvl), "[SK][0-9][0-9]"+name); m {
+				return nil
+			}
+		}
+		start, stop, err := s.lsbLevels("/etc/init.d/" + name)
+		if err != nil {
+			return c.failf("error: unable to read /etc/init.d/%s", name)
+		}
+		prefix := "S"
+		if action == "defaults-disabled" {
+			prefix = "K"
+		}
+		for _, lvl := range start {
+			if err := s.makeLink("../init.d/"+name, "/etc/rc"+lvl+".d/"+prefix+"01"+name); err != nil {
+				return err
+			}
+		}
+		for _, lvl := range stop {
+			if err := s.makeLink("../init.d/"+name, "/etc/rc"+lvl+".d/K01"+name); err != nil {
+				return err
+			}
+		}
+		return nil
+	case "remove":
+		for _, lvl := range "0123456S" {
+			for _, f := range s.glob(fmt.Sprintf("/etc/rc%c.d/[SK][0-9][0-9]%s", lvl, name)) {
+				if err := s.st.Remove(f); err != nil {
+					return &stageError{err}
+				}
+			}
+		}
+		return nil
+	}
+	return c.unsupported("action %s", action)
+}
+
+func (s *sys) globAny(dir, pattern string) (bool, error) {
+	return len(s.glob(dir+"/"+pattern)) > 0, nil
+}
+
+// lsbLevels reads Default-Start and Default-Stop of an init script.
+func (s *sys) lsbLevels(script string) (start, stop []string, err error) {
+	data, err := s.readFile(script)
+	if err != nil {
+		return nil, nil, err
+	}
+	in := false
+	for _, l := range lines(data) {
+		switch {
+		case strings.HasPrefix(l, "### BEGIN INIT INFO"):
+			in = true
+		case strings.HasPrefix(l, "### END INIT INFO"):
+			sort.Strings(start)
+			return start, stop, nil
+		case in && strings.HasPrefix(l, "# Default-Start:"):
+			start = strings.Fields(strings.TrimPrefix(l, "# Default-Start:"))
+		case in && strings.HasPrefix(l, "# Default-Stop:"):
+			stop = strings.Fields(strings.TrimPrefix(l, "# Default-Stop:"))
+		}
+	}
+	return start, stop, nil
+}
