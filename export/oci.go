@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -345,7 +346,43 @@ func writeOCI(ctx context.Context, img v1.Image, tag name.Tag, target string, fo
 		committed = true
 		return nil
 	}
+	// Docker before 25 loads only the docker-archive manifest.json; docker
+	// save has written it beside index.json since, and so do we: one file
+	// that docker load, podman load and skopeo all accept.
+	if err := writeDockerManifest(tmp, img, tag); err != nil {
+		return err
+	}
 	return tarLayout(ctx, tmp, target, created)
+}
+
+// writeDockerManifest adds a docker-archive manifest.json to an OCI layout,
+// pointing at the layout's own blobs.
+func writeDockerManifest(dir string, img v1.Image, tag name.Tag) error {
+	cfg, err := img.ConfigName()
+	if err != nil {
+		return fmt.Errorf("image config: %w", err)
+	}
+	layers, err := img.Layers()
+	if err != nil {
+		return fmt.Errorf("image layers: %w", err)
+	}
+	entry := struct {
+		Config   string
+		RepoTags []string
+		Layers   []string
+	}{Config: "blobs/sha256/" + cfg.Hex, RepoTags: []string{tag.String()}}
+	for _, l := range layers {
+		d, err := l.Digest()
+		if err != nil {
+			return fmt.Errorf("layer digest: %w", err)
+		}
+		entry.Layers = append(entry.Layers, "blobs/sha256/"+d.Hex)
+	}
+	data, err := json.Marshal([]any{entry})
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "manifest.json"), data, 0o644)
 }
 
 // tarLayout writes the OCI layout directory dir as an OCI archive: its

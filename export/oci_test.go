@@ -197,9 +197,25 @@ func TestOCIArchive(t *testing.T) {
 			t.Errorf("member %s has type %c", h.Name, h.Typeflag)
 		}
 	}
-	if len(names) != 7 || names[0] != "blobs/" || names[1] != "blobs/sha256/" ||
-		names[5] != "index.json" || names[6] != "oci-layout" || !slices.IsSorted(names) {
+	if len(names) != 8 || names[0] != "blobs/" || names[1] != "blobs/sha256/" ||
+		names[5] != "index.json" || names[6] != "manifest.json" || names[7] != "oci-layout" || !slices.IsSorted(names) {
 		t.Errorf("members %q", names)
+	}
+	// The docker-archive manifest.json (for docker load before Docker 25)
+	// names the same image.
+	dimg, err := tarball.ImageFromPath(target, nil)
+	if err != nil {
+		t.Fatalf("OCI archive as a docker-archive: %v", err)
+	}
+	dcfg, err := dimg.ConfigName()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(out, "blobs", "sha256", dcfg.Hex)); err != nil {
+		t.Errorf("manifest.json's config %s is not a blob of the layout: %v", dcfg, err)
+	}
+	if _, err := dimg.Layers(); err != nil {
+		t.Errorf("docker-archive view: layers: %v", err)
 	}
 	idx, err := layout.ImageIndexFromPath(out)
 	if err != nil {
