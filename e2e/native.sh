@@ -9,17 +9,23 @@ source "$(dirname "$0")/image.sh"
 
 # No user namespaces for anyone while this runs: nothing may need them.
 old_userns=$(sysctl -n user.max_user_namespaces 2>/dev/null || echo)
-restore() { [ -z "$old_userns" ] || sysctl -q -w user.max_user_namespaces="$old_userns"; }
+restore() { [ -z "${userns_off:-}" ] || sysctl -q -w user.max_user_namespaces="$old_userns"; }
 trap 'restore; [ -n "${E2E_KEEP:-}" ] || { umount_all; rm -rf "$work"; }' EXIT
-[ -z "$old_userns" ] || sysctl -q -w user.max_user_namespaces=0
+userns_off=
+if [ -n "$old_userns" ] && sysctl -q -w user.max_user_namespaces=0 2>/dev/null; then
+  userns_off=1
+else
+  echo "note: user namespaces cannot be disabled here (sysctl refused); native mode is asked for explicitly"
+fi
 
-step "native mode, user namespaces disabled"
+step "native mode, as $user (user namespaces disabled where the host allows)"
 FLAGS="--variant=minbase --mode=native" build_and_check native-bookworm bookworm "$DM"
 FLAGS="--variant=minbase --mode=native" build_and_check native-trixie trixie "$DM"
 FLAGS="--variant=minbase --mode=native" build_and_check native-noble noble "deb $UM noble main universe" "deb $UM noble-updates main universe"
 FLAGS="--variant=important --mode=native" build_and_check native-bookworm-important bookworm "$DM"
 # auto must fall back to native here
-if as_user "$DEBSTRAP" build -q --variant=minbase bookworm "$work/auto.tar" "$DM" > "$work/auto.log" 2>&1; then
+if [ -z "$userns_off" ]; then :
+elif as_user "$DEBSTRAP" build -q --variant=minbase bookworm "$work/auto.tar" "$DM" > "$work/auto.log" 2>&1; then
   ok "--mode=auto falls back to native without user namespaces"
 else bad "--mode=auto without user namespaces: $(tail -3 "$work/auto.log")"; fi
 restore
