@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# make bench: bookworm minbase to a tarball with debstrap (cold and warm
+# cache), mmdebstrap and debootstrap, against the same mirror, alternating,
+# RUNS times each; writes BENCHMARKS.md with medians and ratios.
+set -euo pipefail
+source "$(dirname "$0")/../e2e/lib.sh"
+
+RUNS=${RUNS:-3}
+SUITE=${SUITE:-bookworm}
+VARIANT=${VARIANT:-minbase}
+M=$(debian_mirror)
+out=$top/BENCHMARKS.md
+work=$(mktemp -d /var/tmp/debstrap-bench.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+
+[ "$(id -u)" = 0 ] || { echo "bench: run as root (debootstrap needs it; all tools then run in their root mode)" >&2; exit 1; }
+need=()
+command -v mmdebstrap >/dev/null || need+=(mmdebstrap)
+command -v debootstrap >/dev/null || need+=(debootstrap)
+[ -x /usr/bin/time ] || need+=(time)
+[ ${#need[@]} = 0 ] || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null; }
+
+export SOURCE_DATE_EPOCH=1700000000
+declare -A cmds=(
+  [debstrap-cold]="$DEBSTRAP build -q --cache-dir=$work/cold --variant=$VARIANT $SUITE $work/out.tar $M"
+  [debstrap-warm]="$DEBSTRAP build -q --cache-dir=$work/warm --variant=$VARIANT $SUITE $work/out.tar $M"
+  [mmdebstrap]="mmdebstrap -q --variant=$VARIANT $SUITE $work/out.tar $M"
+  [debootstrap]="debootstrap --variant=$VARIANT $SUITE $work/root $M"
+)
+order=(debstrap-cold debstrap-warm mmdebstrap debootstrap)
+
+# Warm the warm cache once, untimed.
+$DEBSTRAP build -q --cache-dir="$work/warm" --variant="$VARIANT" "$SUITE" "$work/out.tar" "$M"
+
+for run in $(seq "$RUNS"); do
+  for name in "${order[@]}"; do
+    rm -rf "$work/cold" "$work/root" "$work/out.tar"
+    /usr/bin/time -f '%e %U %S %M' -o "$work/$name.$run" ${cmds[$name]} >/dev/null 2>"$work/$name.$run.log" || {
+      echo "bench: $name failed:" >&2; tail -5 "$work/$name.$run.log" >&2; exit 1; }
+    printf '%-14s run %d: %s\n' "$name" "$run" "$(tail -1 "$work/$name.$run")"
+  done
+done
+
+# median FIELD NAME: the median over the runs of column FIELD (1 wall, 2 user, 3 sys, 4 KB).
+median() { for r in $(seq "$RUNS"); do tail -1 "$work/$2.$r" | awk -v f="$1" '{ if (f == 5) print $2+$3; else print $f }'; done | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+{
+  echo "# Benchmarks"
+  echo
+  echo "\`make bench\` ($(date -u +%Y-%m-%d), $RUNS runs each, alternating, medians)."
+  echo "Machine: $(nproc) cores ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)), $(free -g | awk '/Mem:/ {print $2}') GiB, $(. /etc/os-release; echo "$PRETTY_NAME"); mirror: the host's configured Debian mirror."
+  echo "Build: \`$SUITE\`, \`--variant=$VARIANT\`, to a tarball (debootstrap: a directory), as root."
+  echo
+  echo "| tool | wall s | CPU s | peak RSS MB | wall / mmdebstrap |"
+  echo "| --- | ---: | ---: | ---: | ---: |"
+  mm=$(median 1 mmdebstrap)
+  for name in "${order[@]}"; do
+    w=$(median 1 "$name"); c=$(median 5 "$name"); k=$(median 4 "$name")
+    printf '| %s | %.2f | %.2f | %d | %s |\n' "$name" "$w" "$c" $((k / 1024)) "$(awk -v w="$w" -v m="$mm" 'BEGIN { printf "%.2f", w / m }')"
+  done
+  echo
+  echo "Commands (\$M is the mirror):"
+  echo
+  for name in "${order[@]}"; do echo "    ${cmds[$name]//$M/\$M}" | sed "s|$work|DIR|g"; done
+  echo
+  echo "Peak RSS is the largest single process (GNU time's %M), so for debstrap it"
+  echo "is the larger of the build and its configure helper."
+} > "$out"
+cat "$out"
