@@ -61,7 +61,7 @@ median() { for r in $(seq "$RUNS"); do tail -1 "$work/$2.$r" | awk -v f="$1" '{ 
   echo
   echo "Commands (\$M is the mirror):"
   echo
-  for name in "${order[@]}"; do echo "    ${cmds[$name]//$M/\$M}" | sed "s|$work|DIR|g"; done
+  for name in "${order[@]}"; do echo "    ${cmds[$name]//$M/\$M}" | sed "s|$work|DIR|g; s|$top/||g"; done
   echo
   echo "Peak RSS is the largest single process (GNU time's %M), so for debstrap it"
   echo "is the larger of the build and its configure helper."
