@@ -98,6 +98,14 @@ func Run(ctx context.Context, c *cache.Cache, cfg BuildConfig) (*Result, error) 
 		return nil, err
 	}
 	res.Format = format
+	// Find an unusable target before minutes of work, not after.
+	if dir := filepath.Dir(filepath.Clean(cfg.Target)); dir != "" {
+		if fi, err := os.Stat(dir); err != nil {
+			return nil, fmt.Errorf("target %s: %w", cfg.Target, err)
+		} else if !fi.IsDir() {
+			return nil, fmt.Errorf("target %s: %s is not a directory", cfg.Target, dir)
+		}
+	}
 
 	done := phase("resolve", 0)
 	plan, err := Resolve(ctx, c, cfg.Config)

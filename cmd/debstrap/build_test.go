@@ -404,3 +404,14 @@ func TestBuildCancelled(t *testing.T) {
 		})
 	}
 }
+
+// A target whose directory is missing fails before anything is fetched.
+func TestBuildTargetDirCheckedFirst(t *testing.T) {
+	h := newHarness(t, testarchive.Minimal())
+	target := filepath.Join(t.TempDir(), "missing", "out.tar")
+	r := h.run(context.Background(), "build", "--mode=extract", "bookworm", target)
+	want(t, r, 1, nil, []string{"target " + target, "no such file or directory"})
+	if n := len(h.srv.Requests()); n != 0 {
+		t.Errorf("%d requests before the target was refused: %v", n, h.srv.Requests())
+	}
+}
