@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ProtonMail/go-crypto/openpgp/clearsign"
 	"io"
 	"log/slog"
 	"net/http"
@@ -98,12 +99,16 @@ func Open(ctx context.Context, c *cache.Cache, src Source, opts OpenOptions) (*A
 	// copy on 304), last of all; rel is the Release of those bytes.
 	var rel *Release
 	a.releaseURL = a.dists + "/InRelease"
+	seen := storedDate(c.Stored(a.releaseURL), true)
 	_, err := c.FetchSigned(ctx, a.releaseURL, func(b []byte) error {
 		r, err := VerifyInRelease(b, src.Keyring, now)
 		if err != nil {
 			return err
 		}
 		if err := a.check(r, now, opts); err != nil {
+			return err
+		}
+		if err := notOlder(r, seen); err != nil {
 			return err
 		}
 		rel = r
@@ -114,6 +119,7 @@ func Open(ctx context.Context, c *cache.Cache, src Source, opts OpenOptions) (*A
 		rel = nil
 		a.releaseURL = a.dists + "/Release"
 		sigURL := a.releaseURL + ".gpg"
+		seen := storedDate(c.Stored(a.releaseURL), false)
 		_, err = c.FetchSigned(ctx, a.releaseURL, func(b []byte) error {
 			sig, err := c.FetchBytes(ctx, sigURL)
 			if err != nil {
@@ -127,6 +133,9 @@ func Open(ctx context.Context, c *cache.Cache, src Source, opts OpenOptions) (*A
 				return err
 			}
 			if err := a.check(r, now, opts); err != nil {
+				return err
+			}
+			if err := notOlder(r, seen); err != nil {
 				return err
 			}
 			rel = r
@@ -473,4 +482,35 @@ func isNotFound(err error) bool {
 		return isNotFound(u.Unwrap())
 	}
 	return false
+}
+
+// storedDate is the Date of a Release (or InRelease) that was verified
+// before and kept in the cache; zero if there is none.
+func storedDate(b []byte, clearsigned bool) time.Time {
+	if b == nil {
+		return time.Time{}
+	}
+	if clearsigned {
+		block, _ := clearsign.Decode(b)
+		if block == nil {
+			return time.Time{}
+		}
+		b = block.Plaintext
+	}
+	r, err := ParseRelease(b)
+	if err != nil {
+		return time.Time{}
+	}
+	return r.Date
+}
+
+// notOlder refuses a Release dated before one already seen from the same
+// URL, as apt does: a validly signed but old Release is how an attacker (or
+// a stale mirror) would hold back security updates.
+func notOlder(r *Release, seen time.Time) error {
+	if !seen.IsZero() && !r.Date.IsZero() && r.Date.Before(seen) {
+		return fmt.Errorf("its Date %s is older than that of the copy verified before (%s): the mirror is stale, or someone replays an old archive",
+			r.Date.Format(time.RFC1123), seen.Format(time.RFC1123))
+	}
+	return nil
 }

@@ -514,3 +514,27 @@ func TestOpenRejectsBadSource(t *testing.T) {
 		}
 	}
 }
+
+// A validly signed Release older than the one seen before is refused, as
+// apt refuses it: replaying an old archive must not hold back updates.
+func TestArchiveRefusesOlderRelease(t *testing.T) {
+	s := stableSuite()
+	s.Date = time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC)
+	srv := testarchive.Serve(t, testarchive.Archive{Suites: []testarchive.Suite{s}})
+	c, _ := newCache(t)
+	if _, err := Open(context.Background(), c, source(srv, "stable"), OpenOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	old := s
+	old.Date = s.Date.AddDate(0, -1, 0)
+	srv.Update(testarchive.Archive{Suites: []testarchive.Suite{old}})
+	_, err := Open(context.Background(), c, source(srv, "stable"), OpenOptions{})
+	mustContain(t, err, "/dists/stable/InRelease", "older than", "replays an old archive")
+
+	newer := s
+	newer.Date = s.Date.AddDate(0, 1, 0)
+	srv.Update(testarchive.Archive{Suites: []testarchive.Suite{newer}})
+	if _, err := Open(context.Background(), c, source(srv, "stable"), OpenOptions{}); err != nil {
+		t.Fatalf("a newer Release: %v", err)
+	}
+}

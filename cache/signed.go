@@ -183,3 +183,14 @@ func (c *Cache) storeSigned(key, path string, meta signedMeta, body []byte) erro
 	}
 	return nil
 }
+
+// Stored returns the verified copy of url kept by an earlier FetchSigned,
+// or nil. Callers use it to refuse going back in time (apt refuses a
+// Release older than the one it has).
+func (c *Cache) Stored(url string) []byte {
+	b, _, err := readSigned(c.signedPath(url), url)
+	if err != nil {
+		return nil
+	}
+	return b
+}
