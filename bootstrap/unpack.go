@@ -8,12 +8,10 @@ import (
 	"strings"
 	"sync"
 
-	"pault.ag/go/debian/dependency"
-	"pault.ag/go/debian/version"
-
 	"github.com/debstrap/debstrap/apt"
 	"github.com/debstrap/debstrap/deb"
 	"github.com/debstrap/debstrap/dpkg"
+	"github.com/debstrap/debstrap/resolve"
 	"github.com/debstrap/debstrap/rootfs"
 )
 
@@ -230,23 +228,13 @@ func conflictPolicy(byName map[string]*apt.Package) func(rootfs.Conflict) (rootf
 
 // replaces reports whether a's Replaces field covers b at b's version.
 func replaces(a, b *apt.Package) bool {
-	if a.Replaces == "" {
-		return false
-	}
-	rel, err := dependency.Parse(a.Replaces)
+	groups, err := resolve.ParseRelations(a.Replaces)
 	if err != nil {
 		return false
 	}
-	bv, err := version.Parse(b.Version)
-	if err != nil {
-		return false
-	}
-	for _, r := range rel.Relations {
-		for _, poss := range r.Possibilities {
-			if poss.Name != b.Name {
-				continue
-			}
-			if poss.Version == nil || poss.Version.SatisfiedBy(bv) {
+	for _, g := range groups {
+		for _, atom := range g {
+			if atom.Name == b.Name && atom.Op.Satisfied(b.Version, atom.Version) {
 				return true
 			}
 		}
