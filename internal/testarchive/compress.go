@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"errors"
 	"fmt"
+	"io"
 	"os/exec"
 
 	"github.com/klauspost/compress/zstd"
@@ -26,52 +27,16 @@ func compress(method string, data []byte) (out []byte, ext string, err error) {
 		return data, "", nil
 	case "gz", "gzip":
 		w, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-		if err != nil {
-			return nil, "", err
-		}
-		if _, err := w.Write(data); err != nil {
-			return nil, "", err
-		}
-		if err := w.Close(); err != nil {
-			return nil, "", err
-		}
-		return buf.Bytes(), ".gz", nil
+		return finish(w, err, data, &buf, ".gz")
 	case "xz":
 		w, err := xz.NewWriter(&buf)
-		if err != nil {
-			return nil, "", err
-		}
-		if _, err := w.Write(data); err != nil {
-			return nil, "", err
-		}
-		if err := w.Close(); err != nil {
-			return nil, "", err
-		}
-		return buf.Bytes(), ".xz", nil
+		return finish(w, err, data, &buf, ".xz")
 	case "lzma":
 		w, err := lzma.NewWriter(&buf)
-		if err != nil {
-			return nil, "", err
-		}
-		if _, err := w.Write(data); err != nil {
-			return nil, "", err
-		}
-		if err := w.Close(); err != nil {
-			return nil, "", err
-		}
-		return buf.Bytes(), ".lzma", nil
+		return finish(w, err, data, &buf, ".lzma")
 	case "zst", "zstd":
 		w, err := zstd.NewWriter(&buf, zstd.WithEncoderConcurrency(1))
-		if err != nil {
-			return nil, "", err
-		}
-		if _, err := w.Write(data); err != nil {
-			return nil, "", err
-		}
-		if err := w.Close(); err != nil {
-			return nil, "", err
-		}
-		return buf.Bytes(), ".zst", nil
+		return finish(w, err, data, &buf, ".zst")
 	case "bz2", "bzip2":
 		path, err := exec.LookPath("bzip2")
 		if err != nil {
@@ -88,6 +53,21 @@ func compress(method string, data []byte) (out []byte, ext string, err error) {
 		return buf.Bytes(), ".bz2", nil
 	}
 	return nil, "", fmt.Errorf("unknown compression %q (want gz, xz, zst, lzma, bz2 or none)", method)
+}
+
+// finish writes data through the compressor w (made with error err) into
+// buf and returns buf's bytes with the extension ext.
+func finish(w io.WriteCloser, err error, data []byte, buf *bytes.Buffer, ext string) ([]byte, string, error) {
+	if err != nil {
+		return nil, "", err
+	}
+	if _, err := w.Write(data); err != nil {
+		return nil, "", err
+	}
+	if err := w.Close(); err != nil {
+		return nil, "", err
+	}
+	return buf.Bytes(), ext, nil
 }
 
 // ErrNoBzip2 is returned when bz2 compression is asked for and the host has
