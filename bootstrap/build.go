@@ -29,7 +29,8 @@ type BuildConfig struct {
 	// Epoch is SOURCE_DATE_EPOCH; zero = the Date of the suite's Release,
 	// so the same archive state gives the same image.
 	Epoch time.Time
-	// TempDir holds the staging root; "" = $TMPDIR.
+	// TempDir holds the staging root; "" = $TMPDIR if set, else /dev/shm
+	// if it has room, else /tmp (see stagingParent).
 	TempDir string
 	// Configure finishes the root after unpacking (the --mode); nil leaves
 	// packages unpacked, as --mode=extract does.
@@ -131,7 +132,11 @@ func Run(ctx context.Context, c *cache.Cache, cfg BuildConfig) (*Result, error) 
 		b.Debs[p] = paths[i]
 	}
 
-	tmp, err := os.MkdirTemp(cfg.TempDir, "debstrap-")
+	var installed int64
+	for _, p := range plan.Packages {
+		installed += p.InstalledSize << 10
+	}
+	tmp, err := os.MkdirTemp(stagingParent(cfg.TempDir, installed, log), "debstrap-")
 	if err != nil {
 		return nil, fmt.Errorf("staging directory: %w", err)
 	}
@@ -158,7 +163,7 @@ func Run(ctx context.Context, c *cache.Cache, cfg BuildConfig) (*Result, error) 
 
 	b.Order = UnpackOrder(plan.Packages)
 	done = phase("unpack", len(b.Order))
-	units, err := unpackAll(ctx, st, b.Order, b.Debs, unpackWorkers(), log, cfg.Step)
+	units, err := unpackAll(ctx, st, b.Order, b.Debs, newPayloads(c, log), unpackWorkers(), log, cfg.Step)
 	if err != nil {
 		return nil, err
 	}

@@ -83,7 +83,7 @@ func relationNames(field string) []string {
 // unpackAll reads every .deb and unpacks it into st: several packages are
 // decompressed at once (Prepare), and applied to the root one at a time in
 // order (Commit), so the result does not depend on timing.
-func unpackAll(ctx context.Context, st *rootfs.Stage, pkgs []*apt.Package, debs map[*apt.Package]string, workers int, log *slog.Logger, tick func()) ([]unpacked, error) {
+func unpackAll(ctx context.Context, st *rootfs.Stage, pkgs []*apt.Package, debs map[*apt.Package]string, pl *payloads, workers int, log *slog.Logger, tick func()) ([]unpacked, error) {
 	type job struct {
 		prep    *rootfs.Prepared
 		control *deb.Control
@@ -98,24 +98,42 @@ func unpackAll(ctx context.Context, st *rootfs.Stage, pkgs []*apt.Package, debs 
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// sem bounds the packages being read at once; window bounds those read
+	// but not yet committed, whose small files wait in memory. Slots of
+	// window are taken in unpack order, so the package to commit next
+	// always has one.
 	sem := make(chan struct{}, workers)
+	window := make(chan struct{}, 2*workers)
 	var wg sync.WaitGroup
-	for i, p := range pkgs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i, p := range pkgs {
 			j := jobs[i]
-			defer close(j.done)
 			select {
-			case sem <- struct{}{}:
+			case window <- struct{}{}:
 			case <-ctx.Done():
-				j.err = ctx.Err()
+				for _, j := range jobs[i:] {
+					j.err = ctx.Err()
+					close(j.done)
+				}
 				return
 			}
-			defer func() { <-sem }()
-			j.control, j.types, j.order, j.prep, j.err = prepare(st, p, debs[p])
-		}()
-	}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer close(j.done)
+				select {
+				case sem <- struct{}{}:
+				case <-ctx.Done():
+					j.err = ctx.Err()
+					return
+				}
+				defer func() { <-sem }()
+				j.control, j.types, j.order, j.prep, j.err = prepare(st, p, debs[p], pl)
+			}()
+		}
+	}()
 	defer func() {
 		cancel()
 		wg.Wait()
@@ -139,6 +157,7 @@ func unpackAll(ctx context.Context, st *rootfs.Stage, pkgs []*apt.Package, debs 
 		}
 		res, err := j.prep.Commit()
 		j.prep = nil
+		<-window
 		if err != nil {
 			return nil, fmt.Errorf("unpacking %s: %w", p.Name, err)
 		}
@@ -159,7 +178,7 @@ func unpackAll(ctx context.Context, st *rootfs.Stage, pkgs []*apt.Package, debs 
 
 // prepare opens one .deb, reads its control member and stages its data.
 // It records each entry's name and type as it passes, for dpkg's lists.
-func prepare(st *rootfs.Stage, p *apt.Package, path string) (*deb.Control, map[string]byte, []string, *rootfs.Prepared, error) {
+func prepare(st *rootfs.Stage, p *apt.Package, path string, pl *payloads) (*deb.Control, map[string]byte, []string, *rootfs.Prepared, error) {
 	d, err := deb.Open(path)
 	if err != nil {
 		return nil, nil, nil, nil, fmt.Errorf("%s: %w", p.Name, err)
@@ -172,12 +191,29 @@ func prepare(st *rootfs.Stage, p *apt.Package, path string) (*deb.Control, map[s
 	if got := ctrl.Get("Package"); got != p.Name {
 		return nil, nil, nil, nil, fmt.Errorf("%s: the .deb's control file says Package %q, the index %q", path, got, p.Name)
 	}
+	// A payload stored by an earlier build spares decompressing the
+	// member again; if it turns out damaged, start over from the .deb.
+	if pr := pl.open(p.SHA256); pr != nil {
+		rec := &recorder{r: pr, types: map[string]byte{}}
+		prep, err := st.Prepare(p.Name, rec)
+		pr.close()
+		switch {
+		case err == nil:
+			return ctrl, rec.types, rec.order, prep, nil
+		case pr.err == nil:
+			return nil, nil, nil, nil, err
+		}
+		pl.drop(p.SHA256, pr.err)
+	}
+	finish := pl.store(d, p.SHA256)
 	data, err := d.Data()
 	if err != nil {
+		finish(false)
 		return nil, nil, nil, nil, err
 	}
 	rec := &recorder{r: data, types: map[string]byte{}}
 	prep, err := st.Prepare(p.Name, rec)
+	finish(err == nil)
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}

@@ -131,7 +131,7 @@ func (c *Cache) removeStale(p string) {
 }
 
 func validKey(key string) bool {
-	for _, prefix := range []string{"sha256-", "signed-"} {
+	for _, prefix := range []string{"sha256-", "signed-", "derived-"} {
 		if rest, ok := strings.CutPrefix(key, prefix); ok {
 			_, err := normSHA256(rest)
 			return err == nil && rest == strings.ToLower(rest)
@@ -154,17 +154,7 @@ type keyLock struct {
 }
 
 func (k *keyLocks) acquire(ctx context.Context, key string) (func(), error) {
-	k.mu.Lock()
-	if k.m == nil {
-		k.m = make(map[string]*keyLock)
-	}
-	l := k.m[key]
-	if l == nil {
-		l = &keyLock{ch: make(chan struct{}, 1)}
-		k.m[key] = l
-	}
-	l.refs++
-	k.mu.Unlock()
+	l := k.ref(key)
 
 	select {
 	case l.ch <- struct{}{}:
@@ -176,6 +166,38 @@ func (k *keyLocks) acquire(ctx context.Context, key string) (func(), error) {
 		k.put(key, l)
 		return nil, ctx.Err()
 	}
+}
+
+// tryAcquire is acquire without waiting: it fails with errLocked if the
+// key is held.
+func (k *keyLocks) tryAcquire(key string) (func(), error) {
+	l := k.ref(key)
+	select {
+	case l.ch <- struct{}{}:
+		return func() {
+			<-l.ch
+			k.put(key, l)
+		}, nil
+	default:
+		k.put(key, l)
+		return nil, errLocked
+	}
+}
+
+// ref returns the key's lock, counting one more user of it.
+func (k *keyLocks) ref(key string) *keyLock {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.m == nil {
+		k.m = make(map[string]*keyLock)
+	}
+	l := k.m[key]
+	if l == nil {
+		l = &keyLock{ch: make(chan struct{}, 1)}
+		k.m[key] = l
+	}
+	l.refs++
+	return l
 }
 
 func (k *keyLocks) put(key string, l *keyLock) {

@@ -71,6 +71,7 @@ type Reader struct {
 
 	dataMember string
 	dec        decompressor
+	tee        io.Writer // gets the decompressed data member, see TeeData
 	state      state
 	err        error // sticky
 }
@@ -243,6 +244,12 @@ func (d *Reader) Data() (*DataReader, error) {
 	return &DataReader{d: d, tr: tar.NewReader(&dataReader{d: d})}, nil
 }
 
+// TeeData has every byte of the decompressed data member written to w as
+// it is read, up to and including what follows the tar archive's end: once
+// Next has returned io.EOF, w has seen the whole member. An error from w
+// fails the read. Call it before reading the data member.
+func (d *Reader) TeeData(w io.Writer) { d.tee = w }
+
 // DataReader iterates over the data member's tar entries like a
 // *tar.Reader. Every error it returns is a *Error naming the package and
 // member, tar format errors included (corrupt data often shows first as a
@@ -379,6 +386,11 @@ func (r *dataReader) Read(p []byte) (int, error) {
 		return 0, d.errorf(d.dataMember, errors.New("data reader used after Close"))
 	}
 	n, err := d.dec.Read(p)
+	if n > 0 && d.tee != nil {
+		if _, werr := d.tee.Write(p[:n]); werr != nil && (err == nil || err == io.EOF) {
+			err = werr
+		}
+	}
 	if err != nil && err != io.EOF {
 		err = d.fail(d.errorf(d.dataMember, err))
 	}

@@ -363,3 +363,37 @@ func FuzzReader(f *testing.F) {
 		readAll(t, bytes.NewReader(raw), "fuzz.deb")
 	})
 }
+
+func TestTeeData(t *testing.T) {
+	for _, dc := range allComps {
+		t.Run(dc.String(), func(t *testing.T) {
+			raw := tdeb{Data: sampleData, DComp: dc}.build(t)
+			d, err := NewReader(bytes.NewReader(raw), "x.deb")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var tee bytes.Buffer
+			d.TeeData(&tee)
+			if _, err := readData(d); err != nil {
+				t.Fatal(err)
+			}
+			if want := buildTar(t, sampleData); !bytes.Equal(tee.Bytes(), want) {
+				t.Errorf("tee got %d bytes, want the %d of the decompressed member", tee.Len(), len(want))
+			}
+		})
+	}
+	t.Run("write error", func(t *testing.T) {
+		d, err := NewReader(bytes.NewReader(tdeb{Data: sampleData, DComp: XZ}.build(t)), "x.deb")
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.TeeData(failWriter{})
+		if _, err := readData(d); err == nil || !strings.Contains(err.Error(), "disk full") {
+			t.Errorf("err = %v, want the writer's", err)
+		}
+	})
+}
+
+type failWriter struct{}
+
+func (failWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }

@@ -1,0 +1,80 @@
+package bootstrap
+
+import (
+	"bytes"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// payloadFiles lists the stored payloads of a cache.
+func payloadFiles(t *testing.T, b *testBuild) []string {
+	t.Helper()
+	m, err := filepath.Glob(filepath.Join(b.cache.Dir(), "derived", payloadKind, "*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestRunStoresAndUsesPayloads(t *testing.T) {
+	b := newTestBuild(t, "first.tar")
+	res, err := Run(t.Context(), b.cache, b.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := payloadFiles(t, b)
+	if len(stored) != len(res.Plan.Packages) {
+		t.Fatalf("%d payloads stored for %d packages", len(stored), len(res.Plan.Packages))
+	}
+	first, _ := os.ReadFile(b.cfg.Target)
+
+	// From the stored payloads: the same image.
+	b.cfg.Target = filepath.Join(b.out, "second.tar")
+	if _, err := Run(t.Context(), b.cache, b.cfg); err != nil {
+		t.Fatal(err)
+	}
+	second, _ := os.ReadFile(b.cfg.Target)
+	if !bytes.Equal(first, second) {
+		t.Error("a build from stored payloads differs from the build that stored them")
+	}
+
+	// A damaged payload is dropped, the .deb used, and the payload stored
+	// anew; the image is still the same.
+	for _, p := range stored {
+		data, _ := os.ReadFile(p)
+		data[len(data)/2] ^= 0xff
+		os.WriteFile(p, data, 0o644)
+	}
+	b.cfg.Target = filepath.Join(b.out, "third.tar")
+	if _, err := Run(t.Context(), b.cache, b.cfg); err != nil {
+		t.Fatalf("build with damaged payloads: %v", err)
+	}
+	third, _ := os.ReadFile(b.cfg.Target)
+	if !bytes.Equal(first, third) {
+		t.Error("a build over damaged payloads differs")
+	}
+	pl := newPayloads(b.cache, slog.New(slog.DiscardHandler))
+	for _, p := range payloadFiles(t, b) {
+		r := pl.open(filepath.Base(p))
+		if r == nil {
+			t.Fatalf("%s cannot be opened", p)
+		}
+		for {
+			_, err := r.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Errorf("%s not stored anew: %v", p, err)
+				break
+			}
+		}
+		r.close()
+	}
+	if n := len(payloadFiles(t, b)); n != len(stored) {
+		t.Errorf("%d payloads after the repair, want %d", n, len(stored))
+	}
+}
