@@ -24,10 +24,12 @@ export SOURCE_DATE_EPOCH=1700000000
 declare -A cmds=(
   [debstrap-cold]="$DEBSTRAP build -q --cache-dir=$work/cold --variant=$VARIANT $SUITE $work/out.tar $M"
   [debstrap-warm]="$DEBSTRAP build -q --cache-dir=$work/warm --variant=$VARIANT $SUITE $work/out.tar $M"
+  [debstrap-native-warm]="$DEBSTRAP build -q --mode=native --cache-dir=$work/warm --variant=$VARIANT $SUITE $work/out.tar $M"
   [mmdebstrap]="mmdebstrap -q --variant=$VARIANT $SUITE $work/out.tar $M"
+  [mmdebstrap-tmpfs]="env TMPDIR=/dev/shm mmdebstrap -q --variant=$VARIANT $SUITE $work/out.tar $M"
   [debootstrap]="debootstrap --variant=$VARIANT $SUITE $work/root $M"
 )
-order=(debstrap-cold debstrap-warm mmdebstrap debootstrap)
+order=(debstrap-cold debstrap-warm debstrap-native-warm mmdebstrap mmdebstrap-tmpfs debootstrap)
 
 # Warm the warm cache once, untimed.
 $DEBSTRAP build -q --cache-dir="$work/warm" --variant="$VARIANT" "$SUITE" "$work/out.tar" "$M"
@@ -65,5 +67,14 @@ median() { for r in $(seq "$RUNS"); do tail -1 "$work/$2.$r" | awk -v f="$1" '{ 
   echo
   echo "Peak RSS is the largest single process (GNU time's %M), so for debstrap it"
   echo "is the larger of the build and its configure helper."
+  echo
+  echo "As root, debstrap's default mode (auto = root) runs the packages' maintainer"
+  echo "scripts with dpkg in a chroot, as mmdebstrap does; \`--mode=native\` replays"
+  echo "them in Go (docs/fidelity.md says how the results differ). debstrap stages"
+  echo "the root in /dev/shm when it is a tmpfs with room (docs/performance.md);"
+  echo "mmdebstrap-tmpfs is mmdebstrap given the same advantage (TMPDIR=/dev/shm),"
+  echo "for comparison. Warm: the cache of .debs, indexes and decompressed payloads"
+  echo "is kept between runs; only InRelease is asked for again (conditional GET)."
+  echo "Where the time goes: docs/performance.md."
 } > "$out"
 cat "$out"

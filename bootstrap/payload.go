@@ -21,7 +21,7 @@ import (
 // the form ever changes.
 //
 // Why: most of Debian's data members are xz, and decoding xz in Go was
-// the largest cost of a warm build (BenchmarkPayload in payload_test.go
+// the largest cost of a warm build (deb's BenchmarkPayload
 // compares the two forms). zstd at its fastest level costs little to
 // write during the first unpack and decodes several times faster.
 const payloadKind = "data.tar.zst-1"

@@ -34,7 +34,7 @@ func configureExec(ctx context.Context, st *rootfs.Stage, opts Options, userns b
 	if !userns && os.Geteuid() != 0 {
 		return errors.New("--mode=root needs root")
 	}
-	pending, essential, err := readStatus(st)
+	pending, essential, work, err := readStatus(st)
 	if err != nil {
 		return err
 	}
@@ -46,7 +46,7 @@ func configureExec(ctx context.Context, st *rootfs.Stage, opts Options, userns b
 	if order == nil {
 		order = st.Packages()
 	}
-	script, err := secondStage(scriptParams{Order: order, Essential: essential})
+	script, err := secondStage(scriptParams{Order: order, Essential: essential, Work: work})
 	if err != nil {
 		return err
 	}

@@ -14,7 +14,7 @@ func (extractMode) Name() string { return string(ModeExtract) }
 
 func (extractMode) Configure(ctx context.Context, st *rootfs.Stage, opts Options) error {
 	log := opts.logger()
-	pending, essential, err := readStatus(st)
+	pending, essential, work, err := readStatus(st)
 	if err != nil {
 		return err
 	}
@@ -26,7 +26,7 @@ func (extractMode) Configure(ctx context.Context, st *rootfs.Stage, opts Options
 	if order == nil {
 		order = st.Packages()
 	}
-	script, err := secondStage(scriptParams{Order: order, Essential: essential, Env: opts.env(), State: secondStageDir, Bare: true, Cleanup: !opts.KeepLogs})
+	script, err := secondStage(scriptParams{Order: order, Essential: essential, Work: work, Env: opts.env(), State: secondStageDir, Bare: true, Cleanup: !opts.KeepLogs})
 	if err != nil {
 		return err
 	}

@@ -31,6 +31,10 @@ type scriptParams struct {
 	// the Essential set (with what it depends on) before the rest: later
 	// packages' scripts then find login.defs, debconf and so on in place.
 	Essential []string
+	// Work lists the packages with conffiles or a preinst, for which
+	// there is something to do before dpkg --configure; nil means every
+	// package may have.
+	Work []string
 	// Env lines exported by the script (extract mode; the chroot run
 	// gets its environment from the helper instead).
 	Env []string
@@ -80,7 +84,7 @@ set -e
 	for _, l := range []struct {
 		name  string
 		names []string
-	}{{"order", p.Order}, {"essential", p.Essential}} {
+	}{{"order", p.Order}, {"essential", p.Essential}, {"work", p.Work}} {
 		b.WriteString(l.name + "='\n")
 		for _, n := range l.names {
 			if !pkgNameRE.MatchString(n) {
@@ -98,6 +102,7 @@ set -e
 			b.WriteString(name + "=\n")
 		}
 	}
+	flag("allwork", p.Work == nil)
 	flag("bare", p.Bare)
 	flag("cleanup", p.Cleanup)
 	fmt.Fprintf(&b, "cleanup_files='%s'\n", strings.Join(cleanupFiles, " "))
@@ -198,6 +203,7 @@ if [ -n "$state" ]; then mkdir -p "$state"; touch "$state/preinst-done"; fi
 # finish_unpack PKG…: what dpkg --unpack does beyond placing the files.
 finish_unpack() {
 	for q do
+		if [ -z "$allwork" ] && ! listed "$q" "$work"; then continue; fi
 		if [ -n "$state" ] && grep -qxF "$q" "$state/preinst-done"; then continue; fi
 		# dpkg unpacks a new conffile as NAME.dpkg-new and records
 		# "newconffile"; dpkg --configure then puts it in place and

@@ -96,9 +96,13 @@ type result struct {
 // statusPkg is what configure reads of a dpkg status stanza.
 type statusPkg struct {
 	name, state string
+	arch        string
 	essential   bool
 	depends     []string // Pre-Depends and Depends, relation by relation
 	provides    []string
+	// newConffiles: a conffile is recorded as "newconffile", unpacked
+	// but not yet put in place by dpkg --configure.
+	newConffiles bool
 }
 
 // parseStatus reads the stanzas of a dpkg status file, continuation
@@ -121,6 +125,8 @@ func parseStatus(data []byte) []statusPkg {
 			if f := strings.Fields(value); len(f) == 3 {
 				cur.state = f[2]
 			}
+		case "architecture":
+			cur.arch = value
 		case "essential":
 			cur.essential = value == "yes"
 		case "depends", "pre-depends":
@@ -145,8 +151,13 @@ func parseStatus(data []byte) []statusPkg {
 		case strings.TrimSpace(line) == "":
 			flush()
 		case line[0] == ' ' || line[0] == '\t':
-			if field == "depends" || field == "pre-depends" || field == "provides" {
+			switch field {
+			case "depends", "pre-depends", "provides":
 				add(field, line)
+			case "conffiles":
+				if f := strings.Fields(line); len(f) >= 2 && f[1] == "newconffile" {
+					cur.newConffiles = true
+				}
 			}
 		default:
 			k, v, _ := strings.Cut(line, ":")
@@ -258,13 +269,38 @@ func essentialSet(pkgs []statusPkg) []string {
 
 // readStatus reads the stage's dpkg status: the packages still to
 // configure and the Essential set.
-func readStatus(st *rootfs.Stage) (pending, essential []string, err error) {
+func readStatus(st *rootfs.Stage) (pending, essential, work []string, err error) {
 	data, err := st.ReadFile("/var/lib/dpkg/status")
 	if err != nil {
-		return nil, nil, fmt.Errorf("reading the dpkg status: %w", err)
+		return nil, nil, nil, fmt.Errorf("reading the dpkg status: %w", err)
 	}
 	pkgs := parseStatus(data)
-	return pendingInStatus(data), essentialSet(pkgs), nil
+	return pendingInStatus(data), essentialSet(pkgs), unpackWork(st, pkgs), nil
+}
+
+// unpackWork names the unpacked packages for which the second stage has
+// something to do before dpkg --configure: conffiles to set aside as
+// .dpkg-new, or a preinst to run. Knowing it here spares the script a
+// few dpkg-query processes for each of the others.
+func unpackWork(st *rootfs.Stage, pkgs []statusPkg) []string {
+	work := []string{}
+	for _, p := range pkgs {
+		if p.state != "unpacked" || p.name == "" {
+			continue
+		}
+		if p.newConffiles {
+			work = append(work, p.name)
+			continue
+		}
+		// Info files of a Multi-Arch: same package are named NAME:ARCH.
+		for _, n := range []string{p.name, p.name + ":" + p.arch} {
+			if _, ok := st.Lookup("/var/lib/dpkg/info/" + n + ".preinst"); ok {
+				work = append(work, p.name)
+				break
+			}
+		}
+	}
+	return work
 }
 
 // apply makes st's table describe the disk as the helper scanned it.

@@ -374,3 +374,80 @@ func BenchmarkAr(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkPayload justifies the cache's stored payloads (bootstrap's
+// payloadKind): reading the real xz data members, against reading the same
+// decompressed tar re-compressed with zstd at its fastest level (what a
+// warm build reads), and the cost of writing that form (paid once, by the
+// cold build).
+func BenchmarkPayload(b *testing.B) {
+	set := byComp(loadBenchDebs(b))[XZ]
+	if len(set) == 0 {
+		b.Skip("no xz-compressed .debs")
+	}
+	in, out := sizes(set)
+	plain := make([][]byte, len(set))
+	stored := make([][]byte, len(set))
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var storedSize int64
+	for i, bd := range set {
+		r, err := xz.NewReader(bytes.NewReader(bd.member))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if plain[i], err = io.ReadAll(r); err != nil {
+			b.Fatal(err)
+		}
+		stored[i] = enc.EncodeAll(plain[i], nil)
+		storedSize += int64(len(stored[i]))
+	}
+	b.Logf("%d xz members: %d bytes compressed, %d decompressed, %d as stored payloads", len(set), in, out, storedSize)
+	b.Run("read/xz-member", func(b *testing.B) {
+		b.SetBytes(out)
+		for range b.N {
+			for _, bd := range set {
+				r, err := xz.NewReader(bytes.NewReader(bd.member))
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := io.Copy(io.Discard, r); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	})
+	b.Run("read/zstd-payload", func(b *testing.B) {
+		b.SetBytes(out)
+		d, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1))
+		if err != nil {
+			b.Fatal(err)
+		}
+		for range b.N {
+			for _, s := range stored {
+				if err := d.Reset(bytes.NewReader(s)); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := io.Copy(io.Discard, d); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	})
+	b.Run("write/zstd-payload", func(b *testing.B) {
+		b.SetBytes(out)
+		for range b.N {
+			for _, p := range plain {
+				enc.Reset(io.Discard)
+				if _, err := enc.Write(p); err != nil {
+					b.Fatal(err)
+				}
+				if err := enc.Close(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	})
+}
