@@ -241,3 +241,29 @@ Depends: apt
 		t.Fatalf("got %q\nwant %q", got, want)
 	}
 }
+
+func TestParseStatusNewConffiles(t *testing.T) {
+	status := `Package: a
+Status: install ok unpacked
+Architecture: amd64
+Conffiles:
+ /etc/a.conf newconffile
+
+Package: b
+Status: install ok installed
+Architecture: all
+Conffiles:
+ /etc/b.conf 0123456789abcdef0123456789abcdef
+
+Package: c
+Status: install ok unpacked
+`
+	got := map[string]bool{}
+	for _, p := range parseStatus([]byte(status)) {
+		got[p.name+":"+p.arch] = p.newConffiles
+	}
+	want := map[string]bool{"a:amd64": true, "b:all": false, "c:": false}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+}
