@@ -158,10 +158,7 @@ func (k *keyLocks) acquire(ctx context.Context, key string) (func(), error) {
 
 	select {
 	case l.ch <- struct{}{}:
-		return func() {
-			<-l.ch
-			k.put(key, l)
-		}, nil
+		return k.releaser(key, l), nil
 	case <-ctx.Done():
 		k.put(key, l)
 		return nil, ctx.Err()
@@ -174,13 +171,18 @@ func (k *keyLocks) tryAcquire(key string) (func(), error) {
 	l := k.ref(key)
 	select {
 	case l.ch <- struct{}{}:
-		return func() {
-			<-l.ch
-			k.put(key, l)
-		}, nil
+		return k.releaser(key, l), nil
 	default:
 		k.put(key, l)
 		return nil, errLocked
+	}
+}
+
+// releaser releases a held key lock.
+func (k *keyLocks) releaser(key string, l *keyLock) func() {
+	return func() {
+		<-l.ch
+		k.put(key, l)
 	}
 }
 
