@@ -29,6 +29,9 @@ type BuildConfig struct {
 	// Epoch is SOURCE_DATE_EPOCH; zero = the Date of the suite's Release,
 	// so the same archive state gives the same image.
 	Epoch time.Time
+	// XZCommand decompresses xz data members when set (a path to xz(1));
+	// "" decodes them in Go. See deb.Reader.UseXZCommand.
+	XZCommand string
 	// TempDir holds the staging root; "" = $TMPDIR if set, else /dev/shm
 	// if it has room, else /tmp (see stagingParent).
 	TempDir string
@@ -163,7 +166,7 @@ func Run(ctx context.Context, c *cache.Cache, cfg BuildConfig) (*Result, error) 
 
 	b.Order = UnpackOrder(plan.Packages)
 	done = phase("unpack", len(b.Order))
-	units, err := unpackAll(ctx, st, b.Order, b.Debs, newPayloads(c, log), unpackWorkers(), log, cfg.Step)
+	units, err := unpackAll(ctx, st, b.Order, b.Debs, readOptions{payloads: newPayloads(c, log), xzCommand: cfg.XZCommand}, unpackWorkers(), log, cfg.Step)
 	if err != nil {
 		return nil, err
 	}

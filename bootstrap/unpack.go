@@ -83,7 +83,7 @@ func relationNames(field string) []string {
 // unpackAll reads every .deb and unpacks it into st: several packages are
 // decompressed at once (Prepare), and applied to the root one at a time in
 // order (Commit), so the result does not depend on timing.
-func unpackAll(ctx context.Context, st *rootfs.Stage, pkgs []*apt.Package, debs map[*apt.Package]string, pl *payloads, workers int, log *slog.Logger, tick func()) ([]unpacked, error) {
+func unpackAll(ctx context.Context, st *rootfs.Stage, pkgs []*apt.Package, debs map[*apt.Package]string, ro readOptions, workers int, log *slog.Logger, tick func()) ([]unpacked, error) {
 	type job struct {
 		prep    *rootfs.Prepared
 		control *deb.Control
@@ -130,7 +130,7 @@ func unpackAll(ctx context.Context, st *rootfs.Stage, pkgs []*apt.Package, debs 
 					return
 				}
 				defer func() { <-sem }()
-				j.control, j.types, j.order, j.prep, j.err = prepare(st, p, debs[p], pl)
+				j.control, j.types, j.order, j.prep, j.err = prepare(st, p, debs[p], ro)
 			}()
 		}
 	}()
@@ -178,7 +178,14 @@ func unpackAll(ctx context.Context, st *rootfs.Stage, pkgs []*apt.Package, debs 
 
 // prepare opens one .deb, reads its control member and stages its data.
 // It records each entry's name and type as it passes, for dpkg's lists.
-func prepare(st *rootfs.Stage, p *apt.Package, path string, pl *payloads) (*deb.Control, map[string]byte, []string, *rootfs.Prepared, error) {
+// readOptions say how .debs are read.
+type readOptions struct {
+	payloads  *payloads // stored decompressed data members; nil: none
+	xzCommand string    // see deb.Reader.UseXZCommand
+}
+
+func prepare(st *rootfs.Stage, p *apt.Package, path string, ro readOptions) (*deb.Control, map[string]byte, []string, *rootfs.Prepared, error) {
+	pl := ro.payloads
 	d, err := deb.Open(path)
 	if err != nil {
 		return nil, nil, nil, nil, fmt.Errorf("%s: %w", p.Name, err)
@@ -206,6 +213,7 @@ func prepare(st *rootfs.Stage, p *apt.Package, path string, pl *payloads) (*deb.
 		pl.drop(p.SHA256, pr.err)
 	}
 	finish := pl.store(d, p.SHA256)
+	d.UseXZCommand(ro.xzCommand)
 	data, err := d.Data()
 	if err != nil {
 		finish(false)
