@@ -4,7 +4,9 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"log/slog"
 	"net/http"
+	"os/exec"
 	"os"
 	"path/filepath"
 	"slices"
@@ -413,5 +415,19 @@ func TestBuildTargetDirCheckedFirst(t *testing.T) {
 	want(t, r, 1, nil, []string{"target " + target, "no such file or directory"})
 	if n := len(h.srv.Requests()); n != 0 {
 		t.Errorf("%d requests before the target was refused: %v", n, h.srv.Requests())
+	}
+}
+
+func TestXZCommandChoice(t *testing.T) {
+	log := slog.New(slog.DiscardHandler)
+	if got := xzCommand("go", log); got != "" {
+		t.Errorf(`DEBSTRAP_XZ=go: %q, want ""`, got)
+	}
+	if got := xzCommand("/opt/xz", log); got != "/opt/xz" {
+		t.Errorf("DEBSTRAP_XZ=/opt/xz: %q", got)
+	}
+	want, _ := exec.LookPath("xz")
+	if got := xzCommand("", log); got != want {
+		t.Errorf("default: %q, want %q (xz on PATH)", got, want)
 	}
 }
