@@ -5,21 +5,110 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"runtime"
 	"strconv"
 )
+
+// parseParallel reads r in pieces of about chunkSize bytes, each ending at
+// a blank line, and parses them with workers goroutines.
+func parseParallel(r io.Reader, idx *Index, workers, chunkSize int) ([]*Package, error) {
+	type chunk struct {
+		data []byte
+		line int // lines before it
+		pkgs []*Package
+		err  error
+		done chan struct{}
+	}
+	toParse := make(chan *chunk, workers)
+	inOrder := make(chan *chunk, 2*workers) // bounds the read-ahead
+	var readErr error
+	go func() {
+		defer close(toParse)
+		defer close(inOrder)
+		var carry []byte
+		line := 0
+		for {
+			b := make([]byte, len(carry)+chunkSize)
+			copy(b, carry)
+			n, err := io.ReadFull(r, b[len(carry):])
+			b = b[:len(carry)+n]
+			eof := err == io.EOF || err == io.ErrUnexpectedEOF
+			if err != nil && !eof {
+				readErr = fmt.Errorf("reading Packages index: %w", err)
+				return
+			}
+			cut := len(b)
+			if !eof {
+				i := bytes.LastIndex(b, []byte("\n\n"))
+				if i < 0 {
+					carry = b // one stanza longer than a chunk: read on
+					continue
+				}
+				cut = i + 2
+			}
+			c := &chunk{data: b[:cut], line: line, done: make(chan struct{})}
+			line += bytes.Count(c.data, []byte("\n"))
+			carry = b[cut:]
+			inOrder <- c
+			toParse <- c
+			if eof {
+				return
+			}
+		}
+	}()
+	for range workers {
+		go func() {
+			for c := range toParse {
+				c.pkgs, c.err = parseStanzas(bytes.NewReader(c.data), idx, c.line)
+				c.data = nil
+				close(c.done)
+			}
+		}()
+	}
+	var (
+		pkgs     []*Package
+		firstErr error
+	)
+	for c := range inOrder {
+		<-c.done
+		if c.err != nil && firstErr == nil {
+			firstErr = c.err
+		}
+		if firstErr == nil {
+			pkgs = append(pkgs, c.pkgs...)
+		}
+	}
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	if readErr != nil {
+		return nil, readErr
+	}
+	return pkgs, nil
+}
 
 // ParsePackages reads a Packages index. It keeps only the fields in
 // Package and copies each value out of the read buffer, so memory is
 // proportional to what is kept, not to the index. It is hand-written
 // because the reflection-based decoder of pault.ag/go/debian/control is the
 // bottleneck of a warm build (see BenchmarkParsePackages*).
+//
+// The index is cut into chunks at blank lines and the chunks are parsed on
+// all cores while the next is read (and decompressed); the result is in
+// index order and the same as a sequential parse.
 func ParsePackages(r io.Reader, idx *Index) ([]*Package, error) {
+	return parseParallel(r, idx, runtime.GOMAXPROCS(0), 1<<20)
+}
+
+// parseStanzas parses whole stanzas; firstLine is the number of lines
+// before them in the index, for messages.
+func parseStanzas(r io.Reader, idx *Index, firstLine int) ([]*Package, error) {
 	br := bufio.NewReaderSize(r, 1<<16)
 	var (
 		pkgs   []*Package
 		cur    *Package
 		field  *string // field being continued by indented lines
-		lineNo int
+		lineNo = firstLine
 		intern = map[string]string{}
 	)
 	str := func(b []byte) string {

@@ -2,9 +2,12 @@ package apt
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"pault.ag/go/debian/control"
 )
@@ -140,6 +143,13 @@ func FuzzParsePackages(f *testing.F) {
 	f.Add([]byte("Package: a\r\nVersion: 1\r\nArchitecture: all\r\nSize: 10\r\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		pkgs, err := ParsePackages(bytes.NewReader(data), &Index{})
+		// Cut into tiny chunks, the parallel parse must agree with the
+		// sequential one, errors included.
+		seq, serr := parseStanzas(bytes.NewReader(data), &Index{}, 0)
+		par, perr := parseParallel(bytes.NewReader(data), &Index{}, 3, 5)
+		if fmt.Sprint(serr) != fmt.Sprint(perr) || (serr == nil && !reflect.DeepEqual(seq, par)) {
+			t.Fatalf("sequential: %d packages, %v; parallel: %d, %v", len(seq), serr, len(par), perr)
+		}
 		if err != nil {
 			return
 		}
@@ -149,4 +159,35 @@ func FuzzParsePackages(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestParseParallelMatchesSequential(t *testing.T) {
+	var b strings.Builder
+	for i := range 300 {
+		fmt.Fprintf(&b, "Package: p%d\nVersion: 1.%d\nArchitecture: amd64\nDepends: a,\n b (>= %d),\n c\nDescription: x\n more\n\n", i, i, i)
+	}
+	text := b.String()
+	want, err := parseStanzas(strings.NewReader(text), nil, 0)
+	if err != nil || len(want) != 300 {
+		t.Fatalf("sequential: %d packages, %v", len(want), err)
+	}
+	bad := strings.Replace(text, "Package: p250\n", "Package: p250\nno colon here\n", 1)
+	_, wantErr := parseStanzas(strings.NewReader(bad), nil, 0)
+	if wantErr == nil {
+		t.Fatal("sequential parse accepted a malformed line")
+	}
+	for _, workers := range []int{1, 2, 4} {
+		for _, size := range []int{1, 7, 64, 1000, 1 << 20} {
+			got, err := parseParallel(strings.NewReader(text), nil, workers, size)
+			if err != nil || !reflect.DeepEqual(got, want) {
+				t.Errorf("workers %d, chunks of %d: %d packages, %v; want the sequential result", workers, size, len(got), err)
+			}
+			if _, err := parseParallel(strings.NewReader(bad), nil, workers, size); err == nil || err.Error() != wantErr.Error() {
+				t.Errorf("workers %d, chunks of %d: error %v, want %v", workers, size, err, wantErr)
+			}
+		}
+	}
+	if _, err := parseParallel(iotest.ErrReader(errors.New("disk on fire")), nil, 2, 64); err == nil || !strings.Contains(err.Error(), "disk on fire") {
+		t.Errorf("read error: %v", err)
+	}
 }
