@@ -23,13 +23,16 @@ command -v debootstrap >/dev/null || need+=(debootstrap)
 export SOURCE_DATE_EPOCH=1700000000
 declare -A cmds=(
   [debstrap-cold]="$DEBSTRAP build -q --cache-dir=$work/cold --variant=$VARIANT $SUITE $work/out.tar $M"
+  [debstrap-cold-goxz]="env DEBSTRAP_XZ=go $DEBSTRAP build -q --cache-dir=$work/cold --variant=$VARIANT $SUITE $work/out.tar $M"
   [debstrap-warm]="$DEBSTRAP build -q --cache-dir=$work/warm --variant=$VARIANT $SUITE $work/out.tar $M"
+  [debstrap-native-cold]="$DEBSTRAP build -q --mode=native --cache-dir=$work/cold --variant=$VARIANT $SUITE $work/out.tar $M"
   [debstrap-native-warm]="$DEBSTRAP build -q --mode=native --cache-dir=$work/warm --variant=$VARIANT $SUITE $work/out.tar $M"
+  [debstrap-resolve-warm]="$DEBSTRAP resolve -q --cache-dir=$work/warm --variant=$VARIANT $SUITE $M"
   [mmdebstrap]="mmdebstrap -q --variant=$VARIANT $SUITE $work/out.tar $M"
   [mmdebstrap-tmpfs]="env TMPDIR=/dev/shm mmdebstrap -q --variant=$VARIANT $SUITE $work/out.tar $M"
   [debootstrap]="debootstrap --variant=$VARIANT $SUITE $work/root $M"
 )
-order=(debstrap-cold debstrap-warm debstrap-native-warm mmdebstrap mmdebstrap-tmpfs debootstrap)
+order=(debstrap-cold debstrap-cold-goxz debstrap-warm debstrap-native-cold debstrap-native-warm debstrap-resolve-warm mmdebstrap mmdebstrap-tmpfs debootstrap)
 
 # Warm the warm cache once, untimed.
 $DEBSTRAP build -q --cache-dir="$work/warm" --variant="$VARIANT" "$SUITE" "$work/out.tar" "$M"
@@ -61,6 +64,24 @@ median() { for r in $(seq "$RUNS"); do tail -1 "$work/$2.$r" | awk -v f="$1" '{ 
     printf '| %s | %.2f | %.2f | %d | %s |\n' "$name" "$w" "$c" $((k / 1024)) "$(awk -v w="$w" -v m="$mm" 'BEGIN { printf "%.2f", w / m }')"
   done
   echo
+  # The issue's targets, judged on this run's medians.
+  ratio() { awk -v w="$(median 1 "$1")" -v m="$mm" 'BEGIN { printf "%.2f", w / m }'; }
+  verdict() { awk -v r="$1" -v t="$2" 'BEGIN { if (r <= t) print "met"; else printf "missed (%.1fx the target)", r / t }'; }
+  echo "Targets (medians of this run):"
+  echo
+  for pair in "debstrap-cold 0.3333 cold" "debstrap-native-cold 0.3333 cold" "debstrap-warm 0.10 warm" "debstrap-native-warm 0.10 warm"; do
+    set -- $pair
+    r=$(ratio "$1")
+    echo "- $3, \`$1\`: $r of mmdebstrap's wall time, target ≤ $(awk -v t="$2" 'BEGIN { printf "%.2f", t }'): $(verdict "$r" "$2")"
+  done
+  rw=$(median 1 debstrap-resolve-warm)
+  echo "- resolving $SUITE (the whole main index) from a warm cache, \`debstrap-resolve-warm\`: $rw s, target ≤ 1 s: $(awk -v w="$rw" 'BEGIN { print (w <= 1) ? "met" : "missed" }')"
+  peak=0
+  for name in "${order[@]}"; do
+    case $name in debstrap*) k=$(median 4 "$name"); [ $((k / 1024)) -gt $peak ] && peak=$((k / 1024)) ;; esac
+  done
+  echo "- peak RSS of debstrap: $peak MB, target ≤ 256 MB: $([ $peak -le 256 ] && echo met || echo missed)"
+  echo
   echo "Commands (\$M is the mirror):"
   echo
   for name in "${order[@]}"; do echo "    ${cmds[$name]//$M/\$M}" | sed "s|$work|DIR|g; s|$top/||g"; done
@@ -75,6 +96,8 @@ median() { for r in $(seq "$RUNS"); do tail -1 "$work/$2.$r" | awk -v f="$1" '{ 
   echo "mmdebstrap-tmpfs is mmdebstrap given the same advantage (TMPDIR=/dev/shm),"
   echo "for comparison. Warm: the cache of .debs, indexes and decompressed payloads"
   echo "is kept between runs; only InRelease is asked for again (conditional GET)."
+  echo "Cold builds decompress xz with the host's xz(1) (installed here);"
+  echo "debstrap-cold-goxz is the same with Go's decoder only (DEBSTRAP_XZ=go)."
   echo "Where the time goes: docs/performance.md."
 } > "$out"
 cat "$out"
