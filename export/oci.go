@@ -114,9 +114,17 @@ func buildLayer(ctx context.Context, src Source, p *plan, target string, opts Op
 	if err != nil {
 		return nil, err
 	}
-	if err := writeTar(ctx, io.MultiWriter(zw, tarHash), src, p, opts.Progress); err != nil {
+	// Reading the staged files and compressing run on two cores.
+	aw := newAsyncWriter(io.MultiWriter(zw, tarHash), 1<<20, 4)
+	defer aw.Close()
+	if err := writeTar(ctx, aw, src, p, opts.Progress); err != nil {
+		aw.Close()
 		zw.Close()
 		return nil, err
+	}
+	if err := aw.Flush(); err != nil {
+		zw.Close()
+		return nil, fmt.Errorf("write layer %s: %w", f.Name(), err)
 	}
 	if err := zw.Close(); err != nil {
 		return nil, fmt.Errorf("finish layer compression: %w", err)

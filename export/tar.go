@@ -2,7 +2,6 @@ package export
 
 import (
 	"archive/tar"
-	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -209,7 +208,8 @@ func writeTarball(ctx context.Context, src Source, p *plan, target string, forma
 		}
 	}()
 	h := sha256.New()
-	bw := bufio.NewWriterSize(io.MultiWriter(f, h), 1<<20)
+	bw := newAsyncWriter(io.MultiWriter(f, h), 1<<20, 4)
+	defer bw.Close()
 	cw, err := compressor(format, bw)
 	if err != nil {
 		return "", err
