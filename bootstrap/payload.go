@@ -26,6 +26,12 @@ import (
 // write during the first unpack and decodes several times faster.
 const payloadKind = "data.tar.zst-1"
 
+// controlKind names the derived file holding a .deb's control member
+// decompressed (a few kB, kept as it is). With it and the payload a warm
+// build does not open the .deb: decoding even a small xz member costs the
+// Go decoder an 8 MiB dictionary.
+const controlKind = "control.tar-1"
+
 // maxPayloadTail bounds what may follow the tar archive's end in a stored
 // payload, as deb bounds it in the member itself.
 const maxPayloadTail = 16 << 20
@@ -71,6 +77,61 @@ func (p *payloads) open(sha256 string) *payloadReader {
 		return nil
 	}
 	return &payloadReader{p: p, f: f, zr: zr, tr: tar.NewReader(zr)}
+}
+
+// control returns the stored control archive of the .deb with this
+// SHA256, parsed, or nil if there is none usable: a damaged one, or one
+// not of package name, is removed.
+func (p *payloads) control(sha256, name string) *deb.Control {
+	if p == nil {
+		return nil
+	}
+	f, err := p.c.OpenDerived(controlKind, sha256)
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			p.log.Debug("stored control archive unusable", "sha256", sha256, "err", err)
+		}
+		return nil
+	}
+	defer f.Close()
+	c, err := deb.ParseControlArchive(f)
+	if err == nil && c.Get("Package") != name {
+		err = fmt.Errorf("it says Package %q, not %q", c.Get("Package"), name)
+	}
+	if err != nil {
+		p.log.Warn("stored control archive is damaged; using the .deb", "sha256", sha256, "err", err)
+		if err := p.c.RemoveDerived(controlKind, sha256); err != nil {
+			p.log.Warn("cannot remove damaged control archive", "sha256", sha256, "err", err)
+		}
+		return nil
+	}
+	return c
+}
+
+// storeControl has the control member of d stored as Control reads it;
+// finish commits it if Control succeeded (ok).
+func (p *payloads) storeControl(d *deb.Reader, sha256 string) (finish func(ok bool)) {
+	if p == nil {
+		return func(bool) {}
+	}
+	dw, err := p.c.CreateDerived(controlKind, sha256)
+	if err != nil {
+		if !errors.Is(err, cache.ErrDerivedBusy) {
+			p.log.Debug("control archive not stored", "sha256", sha256, "err", err)
+		}
+		return func(bool) {}
+	}
+	sw := &softWriter{w: dw}
+	d.TeeControl(sw)
+	return func(ok bool) {
+		if !ok || sw.err != nil {
+			dw.Abort()
+			return
+		}
+		if err := dw.Commit(); err != nil {
+			p.log.Debug("control archive not stored", "sha256", sha256, "err", err)
+		}
+	}
 }
 
 // drop removes a stored payload found damaged; the caller unpacks from the

@@ -12,7 +12,12 @@ import (
 // payloadFiles lists the stored payloads of a cache.
 func payloadFiles(t *testing.T, b *testBuild) []string {
 	t.Helper()
-	m, err := filepath.Glob(filepath.Join(b.cache.Dir(), "derived", payloadKind, "*"))
+	return derivedFiles(t, b, payloadKind)
+}
+
+func derivedFiles(t *testing.T, b *testBuild, kind string) []string {
+	t.Helper()
+	m, err := filepath.Glob(filepath.Join(b.cache.Dir(), "derived", kind, "*"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,6 +33,10 @@ func TestRunStoresAndUsesPayloads(t *testing.T) {
 	stored := payloadFiles(t, b)
 	if len(stored) != len(res.Plan.Packages) {
 		t.Fatalf("%d payloads stored for %d packages", len(stored), len(res.Plan.Packages))
+	}
+	controls := derivedFiles(t, b, controlKind)
+	if len(controls) != len(res.Plan.Packages) {
+		t.Fatalf("%d control archives stored for %d packages", len(controls), len(res.Plan.Packages))
 	}
 	first, _ := os.ReadFile(b.cfg.Target)
 
@@ -76,5 +85,27 @@ func TestRunStoresAndUsesPayloads(t *testing.T) {
 	}
 	if n := len(payloadFiles(t, b)); n != len(stored) {
 		t.Errorf("%d payloads after the repair, want %d", n, len(stored))
+	}
+
+	// Damaged control archives: the same.
+	for i, p := range controls {
+		junk := []byte("not a tar archive, not at all, no")
+		if i%2 == 1 {
+			junk = nil // an empty tar: no Package
+		}
+		os.WriteFile(p, junk, 0o644)
+	}
+	b.cfg.Target = filepath.Join(b.out, "fourth.tar")
+	if _, err := Run(t.Context(), b.cache, b.cfg); err != nil {
+		t.Fatalf("build with damaged control archives: %v", err)
+	}
+	fourth, _ := os.ReadFile(b.cfg.Target)
+	if !bytes.Equal(first, fourth) {
+		t.Error("a build over damaged control archives differs")
+	}
+	for _, p := range derivedFiles(t, b, controlKind) {
+		if data, _ := os.ReadFile(p); len(data) == 0 || bytes.HasPrefix(data, []byte("not a tar")) {
+			t.Errorf("%s not stored anew", p)
+		}
 	}
 }

@@ -186,20 +186,38 @@ type readOptions struct {
 
 func prepare(st *rootfs.Stage, p *apt.Package, path string, ro readOptions) (*deb.Control, map[string]byte, []string, *rootfs.Prepared, error) {
 	pl := ro.payloads
-	d, err := deb.Open(path)
-	if err != nil {
-		return nil, nil, nil, nil, fmt.Errorf("%s: %w", p.Name, err)
+	// What an earlier build stored decompressed spares reading the .deb:
+	// its control member, its data member, or both. If the data turns
+	// out damaged, start over from the .deb.
+	ctrl := pl.control(p.SHA256, p.Name)
+	var d *deb.Reader
+	openDeb := func() error {
+		var err error
+		if d, err = deb.Open(path); err != nil {
+			return fmt.Errorf("%s: %w", p.Name, err)
+		}
+		storeControl := pl.storeControl(d, p.SHA256)
+		c, err := d.Control()
+		storeControl(err == nil)
+		if err != nil {
+			return err
+		}
+		if got := c.Get("Package"); got != p.Name {
+			return fmt.Errorf("%s: the .deb's control file says Package %q, the index %q", path, got, p.Name)
+		}
+		ctrl = c
+		return nil
 	}
-	defer d.Close()
-	ctrl, err := d.Control()
-	if err != nil {
-		return nil, nil, nil, nil, err
+	defer func() {
+		if d != nil {
+			d.Close()
+		}
+	}()
+	if ctrl == nil {
+		if err := openDeb(); err != nil {
+			return nil, nil, nil, nil, err
+		}
 	}
-	if got := ctrl.Get("Package"); got != p.Name {
-		return nil, nil, nil, nil, fmt.Errorf("%s: the .deb's control file says Package %q, the index %q", path, got, p.Name)
-	}
-	// A payload stored by an earlier build spares decompressing the
-	// member again; if it turns out damaged, start over from the .deb.
 	if pr := pl.open(p.SHA256); pr != nil {
 		rec := &recorder{r: pr, types: map[string]byte{}}
 		prep, err := st.Prepare(p.Name, rec)
@@ -211,6 +229,11 @@ func prepare(st *rootfs.Stage, p *apt.Package, path string, ro readOptions) (*de
 			return nil, nil, nil, nil, err
 		}
 		pl.drop(p.SHA256, pr.err)
+	}
+	if d == nil {
+		if err := openDeb(); err != nil {
+			return nil, nil, nil, nil, err
+		}
 	}
 	finish := pl.store(d, p.SHA256)
 	d.UseXZCommand(ro.xzCommand)

@@ -129,6 +129,19 @@ const maxControl = 256 << 20
 
 // readControl reads a control tar stream fully. Errors name the entry;
 // the caller adds the package and member.
+// ParseControlArchive reads a control archive already decompressed (as
+// TeeControl saw it), with the checks Control makes.
+func ParseControlArchive(r io.Reader) (*Control, error) {
+	c, err := readControl(r)
+	if err == nil {
+		err = drainTail(r)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("control archive: %w", err)
+	}
+	return c, nil
+}
+
 func readControl(r io.Reader) (*Control, error) {
 	c := &Control{Files: map[string]File{}}
 	tr := tar.NewReader(r)

@@ -72,6 +72,7 @@ type Reader struct {
 	dataMember string
 	dec        decompressor
 	tee        io.Writer // gets the decompressed data member, see TeeData
+	ctee       io.Writer // gets the decompressed control member, see TeeControl
 	xzCommand  string    // decompresses an xz data member, see UseXZCommand
 	state      state
 	err        error // sticky
@@ -195,10 +196,14 @@ func (d *Reader) Control() (*Control, error) {
 	if err != nil {
 		return nil, d.fail(d.errorf(d.controlMember, err))
 	}
-	c, err := readControl(dec)
+	var r io.Reader = dec
+	if d.ctee != nil {
+		r = io.TeeReader(dec, d.ctee)
+	}
+	c, err := readControl(r)
 	if err == nil {
 		// Read to the end so the compressor's checksum is verified.
-		err = drainTail(dec)
+		err = drainTail(r)
 	}
 	dec.release()
 	if err != nil {
@@ -249,6 +254,11 @@ func (d *Reader) Data() (*DataReader, error) {
 	d.dec = dec
 	return &DataReader{d: d, tr: tar.NewReader(&dataReader{d: d})}, nil
 }
+
+// TeeControl has the decompressed control member written to w as Control
+// reads it; once Control has succeeded, w has seen all of it. Call it
+// before Control.
+func (d *Reader) TeeControl(w io.Writer) { d.ctee = w }
 
 // TeeData has every byte of the decompressed data member written to w as
 // it is read, up to and including what follows the tar archive's end: once

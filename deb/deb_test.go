@@ -397,3 +397,27 @@ func TestTeeData(t *testing.T) {
 type failWriter struct{}
 
 func (failWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
+
+func TestTeeControl(t *testing.T) {
+	raw := tdeb{ControlMore: sampleControlMore, Data: sampleData, CComp: XZ, DComp: Gzip}.build(t)
+	d, err := NewReader(bytes.NewReader(raw), "x.deb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tee bytes.Buffer
+	d.TeeControl(&tee)
+	want, err := d.Control()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ParseControlArchive(&tee)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("control from the tee differs:\n got %+v\nwant %+v", got, want)
+	}
+	if _, err := ParseControlArchive(strings.NewReader("junk")); err == nil {
+		t.Error("junk parsed as a control archive")
+	}
+}
