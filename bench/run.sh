@@ -65,14 +65,15 @@ median() { for r in $(seq "$RUNS"); do tail -1 "$work/$2.$r" | awk -v f="$1" '{ 
   done
   echo
   # The issue's targets, judged on this run's medians.
-  ratio() { awk -v w="$(median 1 "$1")" -v m="$mm" 'BEGIN { printf "%.2f", w / m }'; }
-  verdict() { awk -v r="$1" -v t="$2" 'BEGIN { if (r <= t) print "met"; else printf "missed (%.1fx the target)", r / t }'; }
+  # Judged on the unrounded ratio; shown with three decimals.
+  ratio() { awk -v w="$(median 1 "$1")" -v m="$mm" 'BEGIN { printf "%.4f", w / m }'; }
+  verdict() { awk -v r="$1" -v t="$2" 'BEGIN { if (r <= t) print "met"; else printf "missed (%.2fx the target)", r / t }'; }
   echo "Targets (medians of this run):"
   echo
   for pair in "debstrap-cold 0.3333 cold" "debstrap-native-cold 0.3333 cold" "debstrap-warm 0.10 warm" "debstrap-native-warm 0.10 warm"; do
     set -- $pair
     r=$(ratio "$1")
-    echo "- $3, \`$1\`: $r of mmdebstrap's wall time, target ≤ $(awk -v t="$2" 'BEGIN { printf "%.2f", t }'): $(verdict "$r" "$2")"
+    echo "- $3, \`$1\`: $(awk -v r="$r" 'BEGIN { printf "%.3f", r }') of mmdebstrap's wall time, target ≤ $(awk -v t="$2" 'BEGIN { printf "%.3f", t }'): $(verdict "$r" "$2")"
   done
   rw=$(median 1 debstrap-resolve-warm)
   echo "- resolving $SUITE (the whole main index) from a warm cache, \`debstrap-resolve-warm\`: $rw s, target ≤ 1 s: $(awk -v w="$rw" 'BEGIN { print (w <= 1) ? "met" : "missed" }')"
