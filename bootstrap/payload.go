@@ -58,13 +58,11 @@ func (p *payloads) open(sha256 string) *payloadReader {
 	if p == nil {
 		return nil
 	}
-	f, err := p.c.OpenDerived(payloadKind, sha256)
-	if err != nil {
-		if !errors.Is(err, fs.ErrNotExist) {
-			p.log.Debug("stored payload unusable", "sha256", sha256, "err", err)
-		}
+	f := p.openFile(payloadKind, sha256)
+	if f == nil {
 		return nil
 	}
+	var err error
 	zr, _ := p.dec.Get().(*zstd.Decoder)
 	if zr == nil {
 		zr, err = zstd.NewReader(f, zstd.WithDecoderConcurrency(1))
@@ -79,6 +77,19 @@ func (p *payloads) open(sha256 string) *payloadReader {
 	return &payloadReader{p: p, f: f, zr: zr, tr: tar.NewReader(zr)}
 }
 
+// openFile opens a stored file of kind, or returns nil if there is none
+// or it cannot be opened.
+func (p *payloads) openFile(kind, sha256 string) *os.File {
+	f, err := p.c.OpenDerived(kind, sha256)
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			p.log.Debug("stored file unusable", "kind", kind, "sha256", sha256, "err", err)
+		}
+		return nil
+	}
+	return f
+}
+
 // control returns the stored control archive of the .deb with this
 // SHA256, parsed, or nil if there is none usable: a damaged one, or one
 // not of package name, is removed.
@@ -86,11 +97,8 @@ func (p *payloads) control(sha256, name string) *deb.Control {
 	if p == nil {
 		return nil
 	}
-	f, err := p.c.OpenDerived(controlKind, sha256)
-	if err != nil {
-		if !errors.Is(err, fs.ErrNotExist) {
-			p.log.Debug("stored control archive unusable", "sha256", sha256, "err", err)
-		}
+	f := p.openFile(controlKind, sha256)
+	if f == nil {
 		return nil
 	}
 	defer f.Close()
@@ -99,10 +107,7 @@ func (p *payloads) control(sha256, name string) *deb.Control {
 		err = fmt.Errorf("it says Package %q, not %q", c.Get("Package"), name)
 	}
 	if err != nil {
-		p.log.Warn("stored control archive is damaged; using the .deb", "sha256", sha256, "err", err)
-		if err := p.c.RemoveDerived(controlKind, sha256); err != nil {
-			p.log.Warn("cannot remove damaged control archive", "sha256", sha256, "err", err)
-		}
+		p.drop(controlKind, sha256, err)
 		return nil
 	}
 	return c
@@ -114,11 +119,8 @@ func (p *payloads) storeControl(d *deb.Reader, sha256 string) (finish func(ok bo
 	if p == nil {
 		return func(bool) {}
 	}
-	dw, err := p.c.CreateDerived(controlKind, sha256)
-	if err != nil {
-		if !errors.Is(err, cache.ErrDerivedBusy) {
-			p.log.Debug("control archive not stored", "sha256", sha256, "err", err)
-		}
+	dw := p.create(controlKind, sha256)
+	if dw == nil {
 		return func(bool) {}
 	}
 	sw := &softWriter{w: dw}
@@ -134,12 +136,25 @@ func (p *payloads) storeControl(d *deb.Reader, sha256 string) (finish func(ok bo
 	}
 }
 
-// drop removes a stored payload found damaged; the caller unpacks from the
-// .deb instead, which stores it again.
-func (p *payloads) drop(sha256 string, err error) {
-	p.log.Warn("stored payload is damaged; using the .deb", "sha256", sha256, "err", err)
-	if err := p.c.RemoveDerived(payloadKind, sha256); err != nil {
-		p.log.Warn("cannot remove damaged payload", "sha256", sha256, "err", err)
+// create starts a derived file of kind, or returns nil (another build is
+// writing it, or the cache refuses): storing is only a shortcut.
+func (p *payloads) create(kind, sha256 string) *cache.DerivedWriter {
+	dw, err := p.c.CreateDerived(kind, sha256)
+	if err != nil {
+		if !errors.Is(err, cache.ErrDerivedBusy) {
+			p.log.Debug("not stored", "kind", kind, "sha256", sha256, "err", err)
+		}
+		return nil
+	}
+	return dw
+}
+
+// drop removes a stored file found damaged; the caller reads the .deb
+// instead, which stores it again.
+func (p *payloads) drop(kind, sha256 string, err error) {
+	p.log.Warn("stored decompressed member is damaged; using the .deb", "kind", kind, "sha256", sha256, "err", err)
+	if err := p.c.RemoveDerived(kind, sha256); err != nil {
+		p.log.Warn("cannot remove a damaged file from the cache", "kind", kind, "sha256", sha256, "err", err)
 	}
 }
 
@@ -150,15 +165,13 @@ func (p *payloads) store(d *deb.Reader, sha256 string) (finish func(ok bool)) {
 	if p == nil {
 		return func(bool) {}
 	}
-	dw, err := p.c.CreateDerived(payloadKind, sha256)
-	if err != nil {
-		if !errors.Is(err, cache.ErrDerivedBusy) {
-			p.log.Debug("payload not stored", "sha256", sha256, "err", err)
-		}
+	dw := p.create(payloadKind, sha256)
+	if dw == nil {
 		return func(bool) {}
 	}
 	sw := &softWriter{w: dw}
 	zw, _ := p.enc.Get().(*zstd.Encoder)
+	var err error
 	if zw == nil {
 		zw, err = zstd.NewWriter(sw, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
 		if err != nil {

@@ -24,6 +24,18 @@ func derivedFiles(t *testing.T, b *testBuild, kind string) []string {
 	return m
 }
 
+// sameImage builds target again and checks that it equals want.
+func (b *testBuild) sameImage(t *testing.T, target string, want []byte, what string) {
+	t.Helper()
+	b.cfg.Target = filepath.Join(b.out, target)
+	if _, err := Run(t.Context(), b.cache, b.cfg); err != nil {
+		t.Fatalf("build over %s: %v", what, err)
+	}
+	if got, _ := os.ReadFile(b.cfg.Target); !bytes.Equal(got, want) {
+		t.Errorf("a build over %s differs from the first", what)
+	}
+}
+
 func TestRunStoresAndUsesPayloads(t *testing.T) {
 	b := newTestBuild(t, "first.tar")
 	res, err := Run(t.Context(), b.cache, b.cfg)
@@ -41,14 +53,7 @@ func TestRunStoresAndUsesPayloads(t *testing.T) {
 	first, _ := os.ReadFile(b.cfg.Target)
 
 	// From the stored payloads: the same image.
-	b.cfg.Target = filepath.Join(b.out, "second.tar")
-	if _, err := Run(t.Context(), b.cache, b.cfg); err != nil {
-		t.Fatal(err)
-	}
-	second, _ := os.ReadFile(b.cfg.Target)
-	if !bytes.Equal(first, second) {
-		t.Error("a build from stored payloads differs from the build that stored them")
-	}
+	b.sameImage(t, "second.tar", first, "stored payloads")
 
 	// A damaged payload is dropped, the .deb used, and the payload stored
 	// anew; the image is still the same.
@@ -57,14 +62,7 @@ func TestRunStoresAndUsesPayloads(t *testing.T) {
 		data[len(data)/2] ^= 0xff
 		os.WriteFile(p, data, 0o644)
 	}
-	b.cfg.Target = filepath.Join(b.out, "third.tar")
-	if _, err := Run(t.Context(), b.cache, b.cfg); err != nil {
-		t.Fatalf("build with damaged payloads: %v", err)
-	}
-	third, _ := os.ReadFile(b.cfg.Target)
-	if !bytes.Equal(first, third) {
-		t.Error("a build over damaged payloads differs")
-	}
+	b.sameImage(t, "third.tar", first, "damaged payloads")
 	pl := newPayloads(b.cache, slog.New(slog.DiscardHandler))
 	for _, p := range payloadFiles(t, b) {
 		r := pl.open(filepath.Base(p))
@@ -95,14 +93,7 @@ func TestRunStoresAndUsesPayloads(t *testing.T) {
 		}
 		os.WriteFile(p, junk, 0o644)
 	}
-	b.cfg.Target = filepath.Join(b.out, "fourth.tar")
-	if _, err := Run(t.Context(), b.cache, b.cfg); err != nil {
-		t.Fatalf("build with damaged control archives: %v", err)
-	}
-	fourth, _ := os.ReadFile(b.cfg.Target)
-	if !bytes.Equal(first, fourth) {
-		t.Error("a build over damaged control archives differs")
-	}
+	b.sameImage(t, "fourth.tar", first, "damaged control archives")
 	for _, p := range derivedFiles(t, b, controlKind) {
 		if data, _ := os.ReadFile(p); len(data) == 0 || bytes.HasPrefix(data, []byte("not a tar")) {
 			t.Errorf("%s not stored anew", p)

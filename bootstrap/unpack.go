@@ -228,7 +228,7 @@ func prepare(st *rootfs.Stage, p *apt.Package, path string, ro readOptions) (*de
 		case pr.err == nil:
 			return nil, nil, nil, nil, err
 		}
-		pl.drop(p.SHA256, pr.err)
+		pl.drop(payloadKind, p.SHA256, pr.err)
 	}
 	if d == nil {
 		if err := openDeb(); err != nil {
