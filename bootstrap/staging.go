@@ -3,6 +3,7 @@ package bootstrap
 import (
 	"bufio"
 	"log/slog"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -32,12 +33,16 @@ func stagingParent(configured string, installedSize int64, log *slog.Logger) str
 	if t := os.Getenv("TMPDIR"); t != "" {
 		return t
 	}
-	if ok, why := roomyTmpfs(shmDir, 2*installedSize); ok {
+	need := int64(math.MaxInt64)
+	if installedSize < need/2 {
+		need = 2 * installedSize
+	}
+	ok, why := roomyTmpfs(shmDir, need)
+	if ok {
 		log.Debug("staging in tmpfs", "dir", shmDir)
 		return shmDir
-	} else {
-		log.Debug("staging in the temporary directory", "dir", os.TempDir(), "not "+shmDir, why)
 	}
+	log.Debug("staging in the temporary directory", "dir", os.TempDir(), "not "+shmDir, why)
 	return os.TempDir()
 }
 
