@@ -182,12 +182,15 @@ func (p *payloads) store(d *deb.Reader, sha256 string) (finish func(ok bool)) {
 	} else {
 		zw.Reset(sw)
 	}
-	d.TeeData(&softWriter{w: zw})
+	tee := &softWriter{w: zw}
+	d.TeeData(tee)
 	return func(ok bool) {
 		err := zw.Close()
 		p.enc.Put(zw)
-		if err == nil {
-			err = sw.err
+		for _, e := range []error{tee.err, sw.err} {
+			if err == nil {
+				err = e
+			}
 		}
 		if !ok || err != nil {
 			dw.Abort()
