@@ -35,6 +35,19 @@ type acctFile struct {
 	entry   rootfs.Entry
 }
 
+// loadAccts loads several account files, in the order given.
+func (s *sys) loadAccts(paths ...string) ([]*acctFile, error) {
+	out := make([]*acctFile, len(paths))
+	for i, p := range paths {
+		f, err := s.loadAcct(p)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = f
+	}
+	return out, nil
+}
+
 func (s *sys) loadAcct(p string) (*acctFile, error) {
 	f := &acctFile{path: p}
 	e, ok := s.lookup(p)
@@ -207,14 +220,11 @@ func freeID(min, max int, used ...*acctFile) int {
 
 // addGroup adds a group to /etc/group and, when it exists, /etc/gshadow.
 func (s *sys) addGroup(name string, gid int, members string) error {
-	group, err := s.loadAcct("/etc/group")
+	a, err := s.loadAccts("/etc/group", "/etc/gshadow")
 	if err != nil {
 		return err
 	}
-	gshadow, err := s.loadAcct("/etc/gshadow")
-	if err != nil {
-		return err
-	}
+	group, gshadow := a[0], a[1]
 	if err := s.lockPasswd(); err != nil {
 		return err
 	}
@@ -316,18 +326,11 @@ func useraddCmd(c *cmd) error {
 	}
 	name := o.operands[0]
 	s := c.s
-	passwd, err := s.loadAcct("/etc/passwd")
+	a, err := s.loadAccts("/etc/passwd", "/etc/shadow", "/etc/group")
 	if err != nil {
 		return c.failf("%v", err)
 	}
-	shadow, err := s.loadAcct("/etc/shadow")
-	if err != nil {
-		return c.failf("%v", err)
-	}
-	group, err := s.loadAcct("/etc/group")
-	if err != nil {
-		return c.failf("%v", err)
-	}
+	passwd, shadow, group := a[0], a[1], a[2]
 	if passwd.find(name) != nil {
 		fmt.Fprintf(c.stderr, "useradd: user '%s' already exists\n", name)
 		return status(9)

@@ -75,14 +75,11 @@ func adduserCmd(c *cmd) error {
 		return c.unsupported("adding a non-system user or group")
 	}
 	name := ops[0]
-	group, err := s.loadAcct("/etc/group")
+	a, err := s.loadAccts("/etc/group", "/etc/passwd")
 	if err != nil {
 		return c.failf("%v", err)
 	}
-	passwd, err := s.loadAcct("/etc/passwd")
-	if err != nil {
-		return c.failf("%v", err)
-	}
+	group, passwd := a[0], a[1]
 	firstGid, lastGid := confInt(conf, "FIRST_SYSTEM_GID"), confInt(conf, "LAST_SYSTEM_GID")
 	firstUid, lastUid := confInt(conf, "FIRST_SYSTEM_UID"), confInt(conf, "LAST_SYSTEM_UID")
 	if v := o.get("firstuid"); v != "" {

@@ -125,22 +125,11 @@ func sysusersCmd(c *cmd) error {
 }
 
 func (s *sys) sysusersApply(c *cmd, groups, users []*suItem, members [][2]string) error {
-	passwd, err := s.loadAcct("/etc/passwd")
+	a, err := s.loadAccts("/etc/passwd", "/etc/shadow", "/etc/group", "/etc/gshadow")
 	if err != nil {
 		return c.failf("%v", err)
 	}
-	shadow, err := s.loadAcct("/etc/shadow")
-	if err != nil {
-		return c.failf("%v", err)
-	}
-	group, err := s.loadAcct("/etc/group")
-	if err != nil {
-		return c.failf("%v", err)
-	}
-	gshadow, err := s.loadAcct("/etc/gshadow")
-	if err != nil {
-		return c.failf("%v", err)
-	}
+	passwd, shadow, group, gshadow := a[0], a[1], a[2], a[3]
 	gidOf := map[string]int{}
 	uidFree := func(id int) bool { return passwd.findID(id) == nil }
 	gidFree := func(id int) bool { return group.findID(id) == nil }
