@@ -5,8 +5,11 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/debstrap/debstrap/internal/testarchive"
 )
 
 // payloadFiles lists the stored payloads of a cache.
@@ -98,5 +101,37 @@ func TestRunStoresAndUsesPayloads(t *testing.T) {
 		if data, _ := os.ReadFile(p); len(data) == 0 || bytes.HasPrefix(data, []byte("not a tar")) {
 			t.Errorf("%s not stored anew", p)
 		}
+	}
+}
+
+// xz data members give the same image through the xz command as through
+// Go's decoder.
+func TestRunXZCommand(t *testing.T) {
+	xz, err := exec.LookPath("xz")
+	if err != nil {
+		t.Skip("no xz command")
+	}
+	a := testarchive.Minimal()
+	debs := a.Suites[0].Packages["main"]
+	for i := range debs {
+		debs[i].DataCompression = "xz"
+	}
+	// One server and keyring: the image holds the mirror URL and the key.
+	srv := testarchive.Serve(t, a)
+	keyring := srv.Key.WriteKeyring(t, t.TempDir())
+	var images [][]byte
+	for _, cmd := range []string{"", xz} {
+		b := newTestBuild(t, "rootfs.tar") // a cache of its own
+		b.cfg.Mirrors = []string{srv.URL}
+		b.cfg.Keyring = keyring
+		b.cfg.XZCommand = cmd
+		if _, err := Run(t.Context(), b.cache, b.cfg); err != nil {
+			t.Fatalf("xz command %q: %v", cmd, err)
+		}
+		img, _ := os.ReadFile(b.cfg.Target)
+		images = append(images, img)
+	}
+	if !bytes.Equal(images[0], images[1]) {
+		t.Error("the image made with the xz command differs from Go's")
 	}
 }
