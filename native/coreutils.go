@@ -105,17 +105,9 @@ func cpCmd(c *cmd) error {
 		preserve = true
 	}
 	noDeref := o.has("archive") || o.has("d") || o.has("no-dereference") || (recursive && !o.has("dereference"))
-	if len(o.operands) < 2 {
-		return c.failf("missing file operand")
-	}
-	srcs, dst := o.operands[:len(o.operands)-1], o.operands[len(o.operands)-1]
-	dstReal, dstEnt, dstOK, err := c.s.resolve(c.dir, dst, true)
+	srcs, _, dstReal, intoDir, err := c.copyTarget(o, "cannot create")
 	if err != nil {
-		return c.failf("cannot create '%s': %s", dst, errText(err))
-	}
-	intoDir := dstOK && dstEnt.Type == tar.TypeDir && !o.has("no-target-directory")
-	if len(srcs) > 1 && !intoDir {
-		return c.failf("target '%s' is not a directory", dst)
+		return err
 	}
 	for _, src := range srcs {
 		_, se, ok, err := c.s.resolve(c.dir, src, !noDeref)
@@ -226,22 +218,34 @@ func relPath(base, targ string) (string, error) {
 	return strings.Join(parts, "/"), nil
 }
 
+// copyTarget splits cp's or mv's operands into the sources and the
+// destination, resolved; intoDir says the sources go inside it (an
+// existing directory, without -T). failing is the message's start when
+// the destination cannot be resolved.
+func (c *cmd) copyTarget(o *opts, failing string) (srcs []string, dst, dstReal string, intoDir bool, err error) {
+	if len(o.operands) < 2 {
+		return nil, "", "", false, c.failf("missing file operand")
+	}
+	srcs, dst = o.operands[:len(o.operands)-1], o.operands[len(o.operands)-1]
+	dstReal, de, ok, err := c.s.resolve(c.dir, dst, true)
+	if err != nil {
+		return nil, "", "", false, c.failf("%s '%s': %s", failing, dst, errText(err))
+	}
+	intoDir = ok && de.Type == tar.TypeDir && !o.has("no-target-directory")
+	if len(srcs) > 1 && !intoDir {
+		return nil, "", "", false, c.failf("target '%s' is not a directory", dst)
+	}
+	return srcs, dst, dstReal, intoDir, nil
+}
+
 func mvCmd(c *cmd) error {
 	o, err := c.parse(optSpec{"f|force", "Z", "T|no-target-directory", "v|verbose", "n|no-clobber"}, false)
 	if err != nil {
 		return err
 	}
-	if len(o.operands) < 2 {
-		return c.failf("missing file operand")
-	}
-	srcs, dst := o.operands[:len(o.operands)-1], o.operands[len(o.operands)-1]
-	dstReal, de, dok, err := c.s.resolve(c.dir, dst, true)
+	srcs, dst, dstReal, intoDir, err := c.copyTarget(o, "cannot move to")
 	if err != nil {
-		return c.failf("cannot move to '%s': %s", dst, errText(err))
-	}
-	intoDir := dok && de.Type == tar.TypeDir && !o.has("no-target-directory")
-	if len(srcs) > 1 && !intoDir {
-		return c.failf("target '%s' is not a directory", dst)
+		return err
 	}
 	for _, src := range srcs {
 		sreal, _, ok, err := c.s.resolve(c.dir, src, false)
