@@ -312,6 +312,18 @@ func pamAuthUpdateCmd(c *cmd) error {
 // the lines the blocks hold.
 func pamTemplateSum(data []byte) string {
 	var b strings.Builder
+	pamBlocks(data, func(l string) { b.WriteString(l) }, func(string) {})
+	sum := md5.Sum([]byte(b.String()))
+	return hex.EncodeToString(sum[:])
+}
+
+// pamBlocks walks a pam-auth-update template as get_template_md5sum and
+// create_from_template do: each line goes to keep, except the lines inside
+// the Primary block (up to pamFallback) and the Additional block (up to
+// pamEnd), which the profiles' lines replace; block is called with
+// "Primary" or "Additional" right after the line that opens it. It reports
+// whether both blocks were found and closed.
+func pamBlocks(data []byte, keep func(string), block func(name string)) bool {
 	state := 0
 	for _, l := range strings.SplitAfter(string(data), "\n") {
 		if l == "" {
@@ -320,24 +332,28 @@ func pamTemplateSum(data []byte) string {
 		switch state {
 		case 1:
 			if strings.HasPrefix(l, pamFallback) {
-				b.WriteString(l)
+				keep(l)
 				state++
 			}
 			continue
 		case 3:
 			if strings.HasPrefix(l, pamEnd) {
-				b.WriteString(l)
+				keep(l)
 				state++
 			}
 			continue
 		}
-		b.WriteString(l)
-		if (state == 0 && strings.HasPrefix(l, pamPrimary)) || (state == 2 && strings.HasPrefix(l, pamAdditional)) {
+		keep(l)
+		switch {
+		case state == 0 && strings.HasPrefix(l, pamPrimary):
+			block("Primary")
+			state++
+		case state == 2 && strings.HasPrefix(l, pamAdditional):
+			block("Additional")
 			state++
 		}
 	}
-	sum := md5.Sum([]byte(b.String()))
-	return hex.EncodeToString(sum[:])
+	return state >= 4
 }
 
 func pamLines(p *pamProfile, uctype string, pos int) string {
@@ -360,35 +376,7 @@ func (s *sys) pamFromTemplate(template string, profiles map[string]*pamProfile, 
 	uctype := strings.ToUpper(typ[:1]) + typ[1:]
 	short := strings.TrimSuffix(typ, "-noninteractive")
 	var b strings.Builder
-	state := 0
-	for _, l := range strings.SplitAfter(string(data), "\n") {
-		if l == "" {
-			continue
-		}
-		switch state {
-		case 1:
-			if strings.HasPrefix(l, pamFallback) {
-				b.WriteString(l)
-				state++
-			}
-			continue
-		case 3:
-			if strings.HasPrefix(l, pamEnd) {
-				b.WriteString(l)
-				state++
-			}
-			continue
-		}
-		b.WriteString(l)
-		val := ""
-		switch {
-		case state == 0 && strings.HasPrefix(l, pamPrimary):
-			val = "Primary"
-		case state == 2 && strings.HasPrefix(l, pamAdditional):
-			val = "Additional"
-		default:
-			continue
-		}
+	complete := pamBlocks(data, func(l string) { b.WriteString(l) }, func(val string) {
 		count, i := 0, 0
 		for _, mod := range enabled {
 			p := profiles[mod]
@@ -445,9 +433,8 @@ func (s *sys) pamFromTemplate(template string, profiles map[string]*pamProfile, 
 				count--
 			}
 		}
-		state++
-	}
-	if state < 4 {
+	})
+	if !complete {
 		return nil, false
 	}
 	return []byte(b.String()), true
