@@ -4,7 +4,7 @@ SUITE   ?= bookworm
 VARIANT ?= minbase
 IMAGE   ?= $(SUITE)-$(VARIANT).tar
 
-.PHONY: all build test e2e bench fuzz image clean
+.PHONY: all build test e2e e2e-full bench fuzz image clean
 
 all: build test
 
@@ -20,6 +20,11 @@ test:
 # debootstrap's scripts or $DEBSTRAP_UBUNTU_MIRROR).
 e2e: build
 	bash e2e/run.sh
+
+# The long comparisons too (E2E_FULL=1: every suite and mode, larger sets);
+# run before resolving an issue, not in CI.
+e2e-full: build
+	E2E_FULL=1 bash e2e/run.sh
 
 bench: build
 	bash bench/run.sh
