@@ -160,8 +160,8 @@ func checkSource(src Source) error {
 	switch {
 	case src.Mirror == "":
 		return errors.New("source has no mirror URL")
-	case !strings.HasPrefix(src.Mirror, "http://") && !strings.HasPrefix(src.Mirror, "https://"):
-		return fmt.Errorf("mirror %q: only http:// and https:// are supported", src.Mirror)
+	case !strings.HasPrefix(src.Mirror, "http://") && !strings.HasPrefix(src.Mirror, "https://") && !strings.HasPrefix(src.Mirror, "file:///"):
+		return fmt.Errorf("mirror %q: only http://, https:// and file:/// (an absolute path) are supported", src.Mirror)
 	case src.Suite == "" || strings.HasSuffix(src.Suite, "/"):
 		// "deb URL ./" flat repositories have no dists/ tree.
 		return fmt.Errorf("mirror %s: suite %q: flat repositories are not supported", src.Mirror, src.Suite)

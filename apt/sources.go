@@ -22,6 +22,10 @@ type Entry struct {
 	// Options are the [key=value …] of a one-line entry or the extra
 	// fields of a deb822 stanza, with lower-case keys (arch, signed-by).
 	Options map[string]string
+	// Optional marks a source debstrap added by itself (a stable suite's
+	// -updates or security suite): when the archive has no such suite it
+	// is left out with a warning instead of failing the build.
+	Optional bool
 }
 
 // String renders e as a one-line sources.list entry.
@@ -75,6 +79,59 @@ func ParseMirror(arg, suite string, components []string) ([]Entry, error) {
 		return nil, fmt.Errorf("%s: %w", arg, err)
 	}
 	return entries, nil
+}
+
+// IsBareURL reports whether a MIRROR argument is a plain URL, whose suite
+// and components come from the command line, rather than a full entry.
+func IsBareURL(arg string) bool {
+	arg = strings.TrimSpace(arg)
+	return strings.Contains(arg, "://") && !strings.HasPrefix(arg, "deb ") && !strings.HasPrefix(arg, "deb\t")
+}
+
+// Pockets are the sources that carry a stable suite's fixes, to go after
+// its main entry, as mmdebstrap adds them: SUITE-updates from updatesURI
+// and the security suite from securityURI ("" for either: derived from
+// main's URI, see SecurityURI). None for rolling or unknown suites.
+func Pockets(main Entry, updatesURI, securityURI string) []Entry {
+	updates, security, ok := distro.Pockets(main.Suite)
+	if !ok {
+		return nil
+	}
+	r, _ := distro.Lookup(main.Suite)
+	if updatesURI == "" {
+		updatesURI = main.URI
+	}
+	if securityURI == "" {
+		securityURI = SecurityURI(main.URI, r.Distribution)
+	}
+	comps := append([]string(nil), main.Components...)
+	return []Entry{
+		{URI: strings.TrimRight(updatesURI, "/"), Suite: updates, Components: comps, Optional: true},
+		{URI: strings.TrimRight(securityURI, "/"), Suite: security, Components: append([]string(nil), comps...), Optional: true},
+	}
+}
+
+// SecurityURI guesses the security archive that goes with a mirror when no
+// source names it. Ubuntu mirrors carry the -security pocket themselves.
+// Debian's lives in a separate tree, "debian-security", which Debian's own
+// mirrors keep beside "debian": so the sibling of the mirror's last path
+// element (a mirror at a host's root gets "/debian-security").
+func SecurityURI(mirror string, d distro.Distribution) string {
+	mirror = strings.TrimRight(mirror, "/")
+	if d == distro.Ubuntu {
+		return mirror
+	}
+	u, err := url.Parse(mirror)
+	if err != nil {
+		return mirror + "-security"
+	}
+	p := strings.TrimRight(u.Path, "/")
+	if i := strings.LastIndex(p, "/"); i >= 0 && p[i+1:] != "" {
+		u.Path = p[:i+1] + "debian-security"
+	} else {
+		u.Path = "/debian-security"
+	}
+	return u.String()
 }
 
 func checkURI(s string) error {
@@ -238,13 +295,23 @@ func HostEntries(root string) ([]Entry, error) {
 // ErrNoMirror says that no mirror is configured for a suite.
 var ErrNoMirror = errors.New("no mirror known")
 
-// DefaultMirror picks the mirror for suite when the command line names
+// DefaultMirror picks the sources for suite when the command line names
 // none: $DEBSTRAP_MIRROR (passed in as env), else the host's own apt source
-// for the same distribution (its main archive, not a security or updates
-// pocket). hostRoot is "/" except in tests.
-func DefaultMirror(suite string, components []string, env, hostRoot string) ([]Entry, error) {
+// for the same distribution (its main archive). With pockets, a stable
+// suite also gets its -updates and security suites (see Pockets), from the
+// host's sources when they name them (the security archive lives at a
+// URL of its own), else derived from the main mirror. hostRoot is "/"
+// except in tests.
+func DefaultMirror(suite string, components []string, env, hostRoot string, pockets bool) ([]Entry, error) {
 	if env != "" {
-		return ParseMirror(env, suite, components)
+		entries, err := ParseMirror(env, suite, components)
+		if err != nil {
+			return nil, fmt.Errorf("DEBSTRAP_MIRROR: %w", err)
+		}
+		if pockets && IsBareURL(env) {
+			entries = append(entries, Pockets(entries[0], "", "")...)
+		}
+		return entries, nil
 	}
 	want, known := distro.Lookup(suite)
 	entries, err := HostEntries(hostRoot)
@@ -252,12 +319,34 @@ func DefaultMirror(suite string, components []string, env, hostRoot string) ([]E
 		return nil, err
 	}
 	if known {
+		var main *Entry
+		var updatesURI, securityURI string
 		for _, e := range entries {
 			r, ok := distro.Lookup(e.Suite)
-			if !ok || r.Distribution != want.Distribution || distro.Base(e.Suite) != e.Suite {
+			if !ok || r.Distribution != want.Distribution {
 				continue
 			}
-			return []Entry{{URI: e.URI, Suite: suite, Components: components}}, nil
+			switch {
+			case distro.Base(e.Suite) == e.Suite && !strings.Contains(e.Suite, "/"):
+				if main == nil {
+					main = &Entry{URI: e.URI, Suite: suite, Components: components}
+				}
+			case distro.IsSecurity(e.Suite):
+				if securityURI == "" {
+					securityURI = e.URI
+				}
+			case strings.HasSuffix(e.Suite, "-updates"):
+				if updatesURI == "" {
+					updatesURI = e.URI
+				}
+			}
+		}
+		if main != nil {
+			out := []Entry{*main}
+			if pockets {
+				out = append(out, Pockets(*main, updatesURI, securityURI)...)
+			}
+			return out, nil
 		}
 	}
 	what := "suite " + suite

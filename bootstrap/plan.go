@@ -5,8 +5,10 @@ package bootstrap
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sort"
 	"strings"
 	"sync"
@@ -31,6 +33,9 @@ type Config struct {
 	Variant       string
 	Include       []string
 	Recommends    bool
+	// NoUpdates leaves out a stable suite's -updates and security suites,
+	// which are otherwise added when the sources are not spelled out.
+	NoUpdates bool
 
 	// MirrorEnv is $DEBSTRAP_MIRROR and HostRoot the root whose apt sources
 	// give the default mirror ("/"); both are fields so tests can set them.
@@ -111,6 +116,10 @@ func Resolve(ctx context.Context, c *cache.Cache, cfg Config) (*Plan, error) {
 			log.Debug("opening archive", "source", e.String())
 			a, err := apt.Open(gctx, c, src, apt.OpenOptions{})
 			if err != nil {
+				if e.Optional && missingSuite(err) {
+					log.Warn("the archive has no "+e.Suite+"; building without it (pass it as MIRROR if it lives elsewhere)", "source", e.String(), "err", err)
+					return nil
+				}
 				return err
 			}
 			p.Archives[i] = a
@@ -119,6 +128,19 @@ func Resolve(ctx context.Context, c *cache.Cache, cfg Config) (*Plan, error) {
 	}
 	if err := g.Wait(); err != nil {
 		return nil, err
+	}
+	// Drop the added suites the archive turned out not to have.
+	kept := p.Entries[:0:0]
+	var archives []*apt.Archive
+	for i, a := range p.Archives {
+		if a != nil {
+			kept = append(kept, p.Entries[i])
+			archives = append(archives, a)
+		}
+	}
+	p.Entries, p.Archives, entries = kept, archives, kept
+	if len(p.Archives) == 0 {
+		return nil, errors.New("no archive could be opened")
 	}
 	if !known || rel.Codename == "" {
 		// "stable" and friends: the Release file says what they are today.
@@ -174,8 +196,13 @@ func Resolve(ctx context.Context, c *cache.Cache, cfg Config) (*Plan, error) {
 }
 
 // Entries turns the MIRROR arguments (or the default mirror) into sources.
+// A stable suite whose sources are not spelled out as entries (no MIRROR,
+// or bare mirror URLs only) also gets its -updates and security suites,
+// as mmdebstrap does without a MIRROR: an image without security updates
+// must not come by accident. --no-updates leaves them out.
 func Entries(cfg Config) ([]apt.Entry, error) {
 	var entries []apt.Entry
+	bare := true
 	for _, m := range cfg.Mirrors {
 		if m == "" {
 			continue
@@ -184,14 +211,23 @@ func Entries(cfg Config) ([]apt.Entry, error) {
 		if err != nil {
 			return nil, err
 		}
+		bare = bare && apt.IsBareURL(m)
 		entries = append(entries, e...)
+	}
+	if len(entries) > 0 && bare && !cfg.NoUpdates {
+		var withPockets []apt.Entry
+		for _, e := range entries {
+			withPockets = append(withPockets, e)
+			withPockets = append(withPockets, apt.Pockets(e, "", "")...)
+		}
+		entries = withPockets
 	}
 	if len(entries) == 0 {
 		root := cfg.HostRoot
 		if root == "" {
 			root = "/"
 		}
-		e, err := apt.DefaultMirror(cfg.Suite, cfg.Components, cfg.MirrorEnv, root)
+		e, err := apt.DefaultMirror(cfg.Suite, cfg.Components, cfg.MirrorEnv, root, !cfg.NoUpdates)
 		if err != nil {
 			return nil, err
 		}
@@ -203,6 +239,13 @@ func Entries(cfg Config) ([]apt.Entry, error) {
 		}
 	}
 	return entries, nil
+}
+
+// missingSuite reports whether opening a source failed only because the
+// archive has no such suite (no InRelease, no Release).
+func missingSuite(err error) bool {
+	var he *cache.HTTPError
+	return errors.As(err, &he) && (he.StatusCode == http.StatusNotFound || he.StatusCode == http.StatusGone)
 }
 
 // Items are the downloads of the plan's packages, in plan order.

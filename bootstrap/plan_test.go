@@ -36,7 +36,31 @@ func TestEntries(t *testing.T) {
 		{
 			name: "bare URL takes suite and components from the config",
 			cfg:  Config{Suite: "trixie", Mirrors: []string{"http://m.example/debian"}, Components: []string{"main", "contrib"}, HostRoot: empty},
-			want: []entry{{"http://m.example/debian", "trixie", "main contrib"}},
+			want: []entry{
+				{"http://m.example/debian", "trixie", "main contrib"},
+				{"http://m.example/debian", "trixie-updates", "main contrib"},
+				{"http://m.example/debian-security", "trixie-security", "main contrib"},
+			},
+		},
+		{
+			name: "--no-updates: the bare URL alone",
+			cfg:  Config{Suite: "trixie", Mirrors: []string{"http://m.example/debian"}, Components: []string{"main"}, HostRoot: empty, NoUpdates: true},
+			want: []entry{{"http://m.example/debian", "trixie", "main"}},
+		},
+		{
+			name: "a rolling suite has no pockets",
+			cfg:  Config{Suite: "sid", Mirrors: []string{"http://m.example/debian"}, Components: []string{"main"}, HostRoot: empty},
+			want: []entry{{"http://m.example/debian", "sid", "main"}},
+		},
+		{
+			name: "a bare URL beside an entry: the sources are spelled out",
+			cfg: Config{Suite: "bookworm", Components: []string{"main"}, HostRoot: empty, Mirrors: []string{
+				"http://m.example/debian", "deb http://s.example/debian-security bookworm-security main",
+			}},
+			want: []entry{
+				{"http://m.example/debian", "bookworm", "main"},
+				{"http://s.example/debian-security", "bookworm-security", "main"},
+			},
 		},
 		{
 			name: "sources lines",
@@ -51,18 +75,26 @@ func TestEntries(t *testing.T) {
 		},
 		{
 			name: "empty MIRROR arguments are skipped",
-			cfg:  Config{Suite: "trixie", Mirrors: []string{"", "http://m.example/debian"}, Components: []string{"main"}, HostRoot: empty},
-			want: []entry{{"http://m.example/debian", "trixie", "main"}},
+			cfg:  Config{Suite: "sid", Mirrors: []string{"", "http://m.example/debian"}, Components: []string{"main"}, HostRoot: empty},
+			want: []entry{{"http://m.example/debian", "sid", "main"}},
 		},
 		{
 			name: "DEBSTRAP_MIRROR",
 			cfg:  Config{Suite: "trixie", Components: []string{"main"}, MirrorEnv: "http://env.example/debian", HostRoot: host},
-			want: []entry{{"http://env.example/debian", "trixie", "main"}},
+			want: []entry{
+				{"http://env.example/debian", "trixie", "main"},
+				{"http://env.example/debian", "trixie-updates", "main"},
+				{"http://env.example/debian-security", "trixie-security", "main"},
+			},
 		},
 		{
 			name: "the host's source for the same distribution",
 			cfg:  Config{Suite: "trixie", Components: []string{"main"}, HostRoot: host},
-			want: []entry{{"http://mirror.example/debian", "trixie", "main"}},
+			want: []entry{
+				{"http://mirror.example/debian", "trixie", "main"},
+				{"http://mirror.example/debian", "trixie-updates", "main"},
+				{"http://mirror.example/debian-security", "trixie-security", "main"},
+			},
 		},
 		{
 			name: "no host source for the distribution",

@@ -29,6 +29,9 @@ func defaultClient() *http.Client {
 	// Ask for the bytes as stored: Content-Length then means the file's size
 	// and can be checked before reading the body.
 	t.DisableCompression = true
+	// file:// mirrors (a local archive tree) are read through the same
+	// path as http: a missing file is a 404, conditional GETs work.
+	t.RegisterProtocol("file", http.NewFileTransport(http.Dir("/")))
 	return &http.Client{Transport: t}
 }
 

@@ -68,9 +68,10 @@ func Lookup(suite string) (Release, bool) {
 	return Release{}, false
 }
 
-// Base strips a pocket suffix: "bookworm-updates" → "bookworm".
+// Base strips a pocket suffix: "bookworm-updates" → "bookworm" (and the
+// old security suite "buster/updates" → "buster").
 func Base(suite string) string {
-	for _, p := range []string{"-updates", "-security", "-backports-sloppy", "-backports", "-proposed-updates", "-proposed"} {
+	for _, p := range []string{"-proposed-updates", "-updates", "/updates", "-security", "-backports-sloppy", "-backports", "-proposed"} {
 		if s, ok := strings.CutSuffix(suite, p); ok {
 			return s
 		}
@@ -94,4 +95,32 @@ func (r Release) AtLeast(codename string) bool {
 		return true
 	}
 	return r.Order >= o.Order
+}
+
+// Pockets are the suites that carry a release's fixes: its -updates suite
+// (on the main archive) and its security suite (on the security archive),
+// which mmdebstrap adds to a stable suite's sources. Rolling suites
+// (unstable, sid, experimental, testing) and suites that are themselves
+// pockets have none; ok is false then, and for suites outside the table.
+func Pockets(suite string) (updates, security string, ok bool) {
+	r, known := Lookup(suite)
+	if !known || Base(suite) != suite || strings.Contains(suite, "/") {
+		return "", "", false
+	}
+	switch suite {
+	case "sid", "unstable", "experimental", "testing":
+		return "", "", false
+	}
+	security = suite + "-security"
+	// Before bullseye Debian's security suite was "CODENAME/updates".
+	if r.Distribution == Debian && r.Codename != "" && !r.AtLeast("bullseye") {
+		security = suite + "/updates"
+	}
+	return suite + "-updates", security, true
+}
+
+// IsSecurity reports whether a suite names a security pocket
+// ("bookworm-security", or "buster/updates" of old).
+func IsSecurity(suite string) bool {
+	return strings.HasSuffix(suite, "-security") || strings.HasSuffix(suite, "/updates")
 }

@@ -40,6 +40,7 @@ type common struct {
 	keyring       string
 	cacheDir      string
 	recommends    bool
+	noUpdates     bool
 	quiet         bool
 	verbose       bool
 
@@ -54,6 +55,7 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.keyring, "keyring", "", "trusted keys: a keyring file or a directory of them (default: embedded Debian and Ubuntu archive keys)")
 	fs.StringVar(&c.cacheDir, "cache-dir", "", "download cache (default $XDG_CACHE_HOME/debstrap)")
 	fs.BoolVar(&c.recommends, "include-recommends", false, "also install Recommends, as apt does by default")
+	fs.BoolVar(&c.noUpdates, "no-updates", false, "leave out a stable suite's SUITE-updates and security suites (added by default unless the sources are given as \"deb …\" entries)")
 	fs.BoolVar(&c.quiet, "quiet", false, "print only errors")
 	fs.BoolVar(&c.quiet, "q", false, "short for --quiet")
 	fs.BoolVar(&c.verbose, "verbose", false, "print what is done, step by step")
@@ -81,6 +83,7 @@ func (c *common) config(suite string, mirrors []string, log *slog.Logger) bootst
 		Variant:       c.variant,
 		Include:       c.include,
 		Recommends:    c.recommends,
+		NoUpdates:     c.noUpdates,
 		MirrorEnv:     os.Getenv("DEBSTRAP_MIRROR"),
 		Logger:        log,
 	}
