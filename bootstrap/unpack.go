@@ -182,6 +182,17 @@ func unpackAll(ctx context.Context, st *rootfs.Stage, pkgs []*apt.Package, debs 
 type readOptions struct {
 	payloads  *payloads // stored decompressed data members; nil: none
 	xzCommand string    // see deb.Reader.UseXZCommand
+	native    string    // the root's architecture; see stageName
+}
+
+// stageName is the name a package is unpacked under: its own, or
+// "name:arch" for a foreign architecture's, so that libc6:i386 (Multi-Arch:
+// same) beside the native libc6 is a package of its own, as for dpkg.
+func stageName(p *apt.Package, native string) string {
+	if native == "" || p.Architecture == "all" || p.Architecture == native || p.Architecture == "" {
+		return p.Name
+	}
+	return p.Name + ":" + p.Architecture
 }
 
 func prepare(st *rootfs.Stage, p *apt.Package, path string, ro readOptions) (*deb.Control, map[string]byte, []string, *rootfs.Prepared, error) {
@@ -220,7 +231,7 @@ func prepare(st *rootfs.Stage, p *apt.Package, path string, ro readOptions) (*de
 	}
 	if pr := pl.open(p.SHA256); pr != nil {
 		rec := &recorder{r: pr, types: map[string]byte{}}
-		prep, err := st.Prepare(p.Name, rec)
+		prep, err := st.Prepare(stageName(p, ro.native), rec)
 		pr.close()
 		switch {
 		case err == nil:
@@ -243,7 +254,7 @@ func prepare(st *rootfs.Stage, p *apt.Package, path string, ro readOptions) (*de
 		return nil, nil, nil, nil, err
 	}
 	rec := &recorder{r: data, types: map[string]byte{}}
-	prep, err := st.Prepare(p.Name, rec)
+	prep, err := st.Prepare(stageName(p, ro.native), rec)
 	finish(err == nil)
 	if err != nil {
 		return nil, nil, nil, nil, err
