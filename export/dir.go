@@ -101,19 +101,12 @@ func (d *dirWriter) finish(it *item, hp string, setMode, setTimes bool) error {
 }
 
 func writeDir(ctx context.Context, src Source, p *plan, target string, opts Options) error {
-	if err := checkDirTarget(target); err != nil {
-		return err
-	}
-	tmp, err := mkdirTemp(target)
+	out, err := mkdirOutput(target)
 	if err != nil {
 		return err
 	}
-	committed := false
-	defer func() {
-		if !committed {
-			removeAll(tmp)
-		}
-	}()
+	defer out.abort()
+	tmp := out.tmp
 	d := &dirWriter{
 		root:     tmp,
 		log:      opts.Log,
@@ -223,14 +216,7 @@ func writeDir(ctx context.Context, src Source, p *plan, target string, opts Opti
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := syncTree(tmp); err != nil {
-		return err
-	}
-	if err := commitDir(tmp, target); err != nil {
-		return err
-	}
-	committed = true
-	return nil
+	return out.commit()
 }
 
 // syncTree flushes the file system holding dir: one syncfs(2) instead of

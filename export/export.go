@@ -155,8 +155,9 @@ func FormatFor(target, explicit string) (Format, error) {
 	if target == "" {
 		return "", errors.New("no output target given")
 	}
-	if target == "-" {
-		return "", errors.New("writing the image to standard output is not supported: name a TARGET file or directory")
+	if target == Stdout {
+		// mmdebstrap's "-": a tarball on standard output.
+		return FormatTar, nil
 	}
 	trimmed := strings.TrimRight(target, "/")
 	slash := trimmed != target
@@ -220,6 +221,8 @@ type Options struct {
 	// Progress, if set, is called with bytes of file content written so
 	// far and the total, from the goroutine calling Write.
 	Progress func(done, total int64)
+	// Stdout receives the image when the target is "-" (nil: os.Stdout).
+	Stdout io.Writer
 	// Log receives warnings (e.g. owners that cannot be set in a directory
 	// written as an ordinary user). Nil discards them.
 	Log *slog.Logger

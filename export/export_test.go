@@ -432,7 +432,7 @@ func TestFormatFor(t *testing.T) {
 		{"root.tar/", "", "", "use --format"},
 		{existingTar, "", "", "existing directory"},
 		{".tar", "", "", "cannot tell"},
-		{"-", "", "", "standard output"},
+		{"-", "", FormatTar, ""},
 		{"", "", "", "no output target"},
 	}
 	for _, tt := range tests {

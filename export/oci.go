@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/debstrap/debstrap/internal/tmplock"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
@@ -31,6 +32,7 @@ import (
 // go-containerregistry never compresses or hashes it again.
 type fileLayer struct {
 	path           string
+	lock           *tmplock.Lock
 	digest, diffID v1.Hash
 	size           int64
 }
@@ -68,6 +70,12 @@ func (g *gunzipFile) Close() error {
 
 var _ v1.Layer = (*fileLayer)(nil)
 
+// remove deletes the layer's temporary file.
+func (l *fileLayer) remove() {
+	os.Remove(l.path)
+	l.lock.Release()
+}
+
 // ctxWriter fails writes once ctx is done, to stop writers that take no
 // context.
 type ctxWriter struct {
@@ -95,16 +103,17 @@ func (c *countWriter) Write(b []byte) (int, error) {
 }
 
 // buildLayer writes the root's tar, gzip-compressed, to a temporary file
-// next to target. The caller removes l.path.
-func buildLayer(ctx context.Context, src Source, p *plan, target string, opts Options) (l *fileLayer, err error) {
-	f, err := createTemp(target)
+// in dir. The caller calls l.remove.
+func buildLayer(ctx context.Context, src Source, p *plan, dir, pattern string, opts Options) (l *fileLayer, err error) {
+	f, lock, err := tmplock.CreateTemp(dir, pattern)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("create temporary layer: %w", err)
 	}
 	defer func() {
 		if err != nil {
 			f.Close()
 			os.Remove(f.Name())
+			lock.Release()
 		}
 	}()
 	blobHash, tarHash := sha256.New(), sha256.New()
@@ -137,6 +146,7 @@ func buildLayer(ctx context.Context, src Source, p *plan, target string, opts Op
 	}
 	return &fileLayer{
 		path:   f.Name(),
+		lock:   lock,
 		digest: v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(blobHash.Sum(nil))},
 		diffID: v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(tarHash.Sum(nil))},
 		size:   cw.n,
@@ -223,24 +233,35 @@ func writeImage(ctx context.Context, src Source, p *plan, target string, format 
 	if err != nil {
 		return "", err
 	}
-	if format == FormatOCI {
-		err = checkDirTarget(target)
-	} else {
-		err = checkFileTarget(target)
-	}
-	if err != nil {
-		return "", err
-	}
 	created := p.newest
 	if !opts.Epoch.IsZero() {
 		created = time.Unix(opts.Epoch.Unix(), 0).UTC()
 	}
+	// An OCI layout is made in a temporary directory (next to the target,
+	// or inside it when it is an existing empty directory), the layer
+	// with it; the others stream to a file target, the layer and the
+	// layout of an archive go to a scratch place.
+	var dout *dirOutput
+	var scratchDir, scratchPat string
+	if format == FormatOCI {
+		if dout, err = mkdirOutput(target); err != nil {
+			return "", err
+		}
+		defer dout.abort()
+		scratchDir, scratchPat = dout.tmp, ".layer.tmp-*"
+	} else {
+		t, err := resolveFile(target)
+		if err != nil {
+			return "", err
+		}
+		scratchDir, scratchPat = t.scratch()
+	}
 
-	layer, err := buildLayer(ctx, src, p, target, opts)
+	layer, err := buildLayer(ctx, src, p, scratchDir, scratchPat, opts)
 	if err != nil {
 		return "", err
 	}
-	defer os.Remove(layer.path)
+	defer layer.remove()
 	img, err := buildImage(layer, created, opts)
 	if err != nil {
 		return "", err
@@ -262,9 +283,21 @@ func writeImage(ctx context.Context, src Source, p *plan, target string, format 
 
 	switch format {
 	case FormatDockerArchive:
-		err = writeDockerArchive(ctx, img, tag, target)
-	case FormatOCI, FormatOCIArchive:
-		err = writeOCI(ctx, img, tag, target, format, created, opts)
+		err = writeDockerArchive(ctx, img, tag, target, opts)
+	case FormatOCI:
+		err = writeLayout(img, tag, dout.tmp)
+		layer.remove() // it is in the layout directory
+		if err == nil {
+			err = layoutModes(dout.tmp)
+		}
+		if err == nil {
+			err = ctx.Err()
+		}
+		if err == nil {
+			err = dout.commit()
+		}
+	case FormatOCIArchive:
+		err = writeOCIArchive(ctx, img, tag, target, scratchDir, scratchPat, created, opts)
 	default:
 		err = fmt.Errorf("format %s is not an image", format)
 	}
@@ -274,19 +307,13 @@ func writeImage(ctx context.Context, src Source, p *plan, target string, format 
 	return digest.String(), nil
 }
 
-func writeDockerArchive(ctx context.Context, img v1.Image, tag name.Tag, target string) error {
-	f, err := createTemp(target)
+func writeDockerArchive(ctx context.Context, img v1.Image, tag name.Tag, target string, opts Options) error {
+	out, err := openOutput(ctx, target, opts.Stdout)
 	if err != nil {
 		return err
 	}
-	committed := false
-	defer func() {
-		if !committed {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	bw := bufio.NewWriterSize(ctxWriter{ctx, f}, 1<<20)
+	defer out.abort()
+	bw := bufio.NewWriterSize(ctxWriter{ctx, out}, 1<<20)
 	if err := tarball.Write(tag, img, bw); err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -294,31 +321,17 @@ func writeDockerArchive(ctx context.Context, img v1.Image, tag name.Tag, target 
 		return fmt.Errorf("write docker-archive: %w", err)
 	}
 	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("write %s: %w", f.Name(), err)
+		return fmt.Errorf("write %s: %w", out.name(), err)
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	committed = true
-	if err := commitFile(f, target); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	return nil
+	return out.commit()
 }
 
-func writeOCI(ctx context.Context, img v1.Image, tag name.Tag, target string, format Format, created time.Time, opts Options) error {
-	tmp, err := mkdirTemp(target)
-	if err != nil {
-		return err
-	}
-	committed := false
-	defer func() {
-		if !committed {
-			removeAll(tmp)
-		}
-	}()
-	lp, err := layout.Write(tmp, empty.Index)
+// writeLayout writes img as an OCI image layout in the directory dir.
+func writeLayout(img v1.Image, tag name.Tag, dir string) error {
+	lp, err := layout.Write(dir, empty.Index)
 	if err != nil {
 		return fmt.Errorf("write OCI layout: %w", err)
 	}
@@ -338,21 +351,45 @@ func writeOCI(ctx context.Context, img v1.Image, tag name.Tag, target string, fo
 	if err != nil {
 		return fmt.Errorf("write OCI layout: %w", err)
 	}
-	if err := ctx.Err(); err != nil {
+	return nil
+}
+
+// layoutModes makes every file and directory of an OCI layout readable
+// by all, as far as the umask allows: go-containerregistry writes blobs
+// through 0600 temporaries, and another user's podman must read them.
+func layoutModes(dir string) error {
+	fm, dm := fileMode(), dirMode()
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		m := fm
+		if d.IsDir() {
+			m = dm
+		}
+		if err := os.Chmod(p, m); err != nil {
+			return fmt.Errorf("chmod %s: %w", p, err)
+		}
+		return nil
+	})
+}
+
+// writeOCIArchive writes img as an OCI layout in a temporary directory
+// in scratchDir, and that as a tar to target.
+func writeOCIArchive(ctx context.Context, img v1.Image, tag name.Tag, target, scratchDir, scratchPat string, created time.Time, opts Options) error {
+	tmp, lock, err := tmplock.MkdirTemp(scratchDir, scratchPat)
+	if err != nil {
+		return fmt.Errorf("create temporary directory: %w", err)
+	}
+	defer func() {
+		removeAll(tmp)
+		lock.Release()
+	}()
+	if err := writeLayout(img, tag, tmp); err != nil {
 		return err
 	}
-	if format == FormatOCI {
-		if err := os.Chmod(tmp, 0o755); err != nil {
-			return fmt.Errorf("chmod %s: %w", tmp, err)
-		}
-		if err := syncTree(tmp); err != nil {
-			return err
-		}
-		if err := commitDir(tmp, target); err != nil {
-			return err
-		}
-		committed = true
-		return nil
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	// Docker before 25 loads only the docker-archive manifest.json; docker
 	// save has written it beside index.json since, and so do we: one file
@@ -360,7 +397,7 @@ func writeOCI(ctx context.Context, img v1.Image, tag name.Tag, target string, fo
 	if err := writeDockerManifest(tmp, img, tag); err != nil {
 		return err
 	}
-	return tarLayout(ctx, tmp, target, created)
+	return tarLayout(ctx, tmp, target, created, opts)
 }
 
 // writeDockerManifest adds a docker-archive manifest.json to an OCI layout,
@@ -395,19 +432,13 @@ func writeDockerManifest(dir string, img v1.Image, tag name.Tag) error {
 
 // tarLayout writes the OCI layout directory dir as an OCI archive: its
 // contents (no "./" root), sorted, owned by 0:0 with fixed modes and mtime.
-func tarLayout(ctx context.Context, dir, target string, mtime time.Time) error {
-	f, err := createTemp(target)
+func tarLayout(ctx context.Context, dir, target string, mtime time.Time, opts Options) error {
+	out, err := openOutput(ctx, target, opts.Stdout)
 	if err != nil {
 		return err
 	}
-	committed := false
-	defer func() {
-		if !committed {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	bw := bufio.NewWriterSize(f, 1<<20)
+	defer out.abort()
+	bw := bufio.NewWriterSize(out, 1<<20)
 	tw := tar.NewWriter(bw)
 	// WalkDir visits names sorted within each directory, depth first: the
 	// same order as the root's own tar.
@@ -454,12 +485,7 @@ func tarLayout(ctx context.Context, dir, target string, mtime time.Time) error {
 		return fmt.Errorf("write OCI archive: %w", err)
 	}
 	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("write %s: %w", f.Name(), err)
+		return fmt.Errorf("write %s: %w", out.name(), err)
 	}
-	committed = true
-	if err := commitFile(f, target); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	return nil
+	return out.commit()
 }

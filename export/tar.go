@@ -193,22 +193,18 @@ func compressor(format Format, w io.Writer) (io.WriteCloser, error) {
 
 // writeTarball writes a (compressed) tarball to target.
 func writeTarball(ctx context.Context, src Source, p *plan, target string, format Format, opts Options) (digest string, err error) {
-	if err := checkFileTarget(target); err != nil {
-		return "", err
-	}
-	f, err := createTemp(target)
+	out, err := openOutput(ctx, target, opts.Stdout)
 	if err != nil {
 		return "", err
 	}
 	committed := false
 	defer func() {
 		if !committed {
-			f.Close()
-			removeAll(f.Name())
+			out.abort()
 		}
 	}()
 	h := sha256.New()
-	bw := newAsyncWriter(io.MultiWriter(f, h), 1<<20, 4)
+	bw := newAsyncWriter(io.MultiWriter(out, h), 1<<20, 4)
 	defer bw.Close()
 	cw, err := compressor(format, bw)
 	if err != nil {
@@ -222,15 +218,14 @@ func writeTarball(ctx context.Context, src Source, p *plan, target string, forma
 		return "", fmt.Errorf("finish %s compression: %w", format, err)
 	}
 	if err := bw.Flush(); err != nil {
-		return "", fmt.Errorf("write %s: %w", f.Name(), err)
+		return "", fmt.Errorf("write %s: %w", out.name(), err)
 	}
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
-	committed = true
-	if err := commitFile(f, target); err != nil {
-		removeAll(f.Name())
+	if err := out.commit(); err != nil {
 		return "", err
 	}
+	committed = true
 	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
 }
