@@ -388,7 +388,7 @@ func (a *Archive) index(ctx context.Context, component, arch string) ([]*Package
 			return nil, err // names the item and the URLs
 		}
 		fetched := time.Now()
-		pkgs, err := parseIndexFile(file, compressions[i], idx)
+		pkgs, err := parseIndexFile(file, compressions[i], idx, a.indexBound(base, fh.Size))
 		if err != nil {
 			return nil, fmt.Errorf("%s (verified copy %s): %w", plain, file, err)
 		}
@@ -403,17 +403,42 @@ func (a *Archive) index(ctx context.Context, component, arch string) ([]*Package
 	return nil, fmt.Errorf("%s lists no checksum for %s", a.releaseURL, base)
 }
 
-func parseIndexFile(file, ext string, idx *Index) ([]*Package, error) {
+// indexBound is how many bytes the index base may decompress to: the
+// size the Release lists for the uncompressed file (Debian's and Ubuntu's
+// list it, present on the mirror or not), else a multiple of the
+// compressed size no real index comes near (they compress 4-6 times).
+func (a *Archive) indexBound(base string, compressed int64) indexSize {
+	if fh, ok := a.rel.SHA256[base]; ok {
+		return indexSize{n: fh.Size, listed: true}
+	}
+	return indexSize{n: max(compressed, 1<<16) * maxIndexRatio}
+}
+
+// maxIndexRatio bounds the decompressed size of an index the Release
+// gives no uncompressed size for.
+const maxIndexRatio = 32
+
+// indexSize is the bound on a decompressed index; listed says it is the
+// Release's own size of it, which the index must then have exactly.
+type indexSize struct {
+	n      int64
+	listed bool
+}
+
+func parseIndexFile(file, ext string, idx *Index, size indexSize) ([]*Package, error) {
 	f, err := os.Open(file)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	r, closeFn, err := decompress(bufio.NewReaderSize(f, 1<<16), ext)
+	zr, closeFn, err := decompress(bufio.NewReaderSize(f, 1<<16), ext)
 	if err != nil {
 		return nil, err
 	}
 	defer closeFn()
+	// Nothing past the bound is decompressed, however small the file: a
+	// few KB of xz can expand to gigabytes.
+	r := &boundedReader{r: zr, left: size.n, size: size}
 	pkgs, err := ParsePackages(r, idx)
 	if err != nil {
 		return nil, err
@@ -421,11 +446,57 @@ func parseIndexFile(file, ext string, idx *Index) ([]*Package, error) {
 	// ParsePackages stops at EOF of the decompressed stream; make sure the
 	// decompressor saw its own end (checksums, trailing garbage) too.
 	if n, err := io.Copy(io.Discard, r); err != nil {
-		return nil, fmt.Errorf("decompressing: %w", err)
+		return nil, err
 	} else if n > 0 {
 		return nil, fmt.Errorf("decompressing: %d bytes after the parsed index", n)
 	}
+	if got := size.n - r.left; size.listed && got != size.n {
+		return nil, fmt.Errorf("decompressed to %d bytes, the Release lists %d for the uncompressed index", got, size.n)
+	}
 	return pkgs, nil
+}
+
+// boundedReader fails a decompressed stream that goes past its bound,
+// without decompressing more than one byte beyond it.
+type boundedReader struct {
+	r    io.Reader
+	left int64
+	size indexSize
+	err  error
+}
+
+func (b *boundedReader) Read(p []byte) (int, error) {
+	if b.err != nil {
+		return 0, b.err
+	}
+	if b.left <= 0 {
+		// One byte more says whether the stream really goes on.
+		var one [1]byte
+		n, err := io.ReadFull(b.r, one[:])
+		if n == 0 {
+			if err == io.EOF || err == io.ErrUnexpectedEOF {
+				return 0, io.EOF
+			}
+			b.err = fmt.Errorf("decompressing: %w", err)
+			return 0, b.err
+		}
+		if b.size.listed {
+			b.err = fmt.Errorf("decompresses to more than the %d bytes the Release lists for the uncompressed index", b.size.n)
+		} else {
+			b.err = fmt.Errorf("decompresses to more than %d bytes (%d times its compressed size; the Release lists no uncompressed size)", b.size.n, maxIndexRatio)
+		}
+		return 0, b.err
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.r.Read(p)
+	b.left -= int64(n)
+	if err != nil && err != io.EOF {
+		err = fmt.Errorf("decompressing: %w", err)
+		b.err = err
+	}
+	return n, err
 }
 
 func decompress(r io.Reader, ext string) (io.Reader, func(), error) {

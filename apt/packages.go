@@ -9,9 +9,23 @@ import (
 	"strconv"
 )
 
+// Bounds on one Packages index, against hostile input: the longest line
+// (a Provides or Built-Using of the biggest Debian packages is tens of KB)
+// and the longest stanza (the biggest are about 100 KB). Without them a
+// file of zeros would be gathered into one line until memory runs out.
+const (
+	maxLine   = 1 << 20
+	maxStanza = 4 << 20
+)
+
+// limits are the bounds a parse applies; tests use small ones.
+type limits struct{ line, stanza int }
+
+func defaultLimits() limits { return limits{line: maxLine, stanza: maxStanza} }
+
 // parseParallel reads r in pieces of about chunkSize bytes, each ending at
 // a blank line, and parses them with workers goroutines.
-func parseParallel(r io.Reader, idx *Index, workers, chunkSize int) ([]*Package, error) {
+func parseParallel(r io.Reader, idx *Index, workers, chunkSize int, lim limits) ([]*Package, error) {
 	type chunk struct {
 		data []byte
 		line int // lines before it
@@ -37,21 +51,27 @@ func parseParallel(r io.Reader, idx *Index, workers, chunkSize int) ([]*Package,
 				readErr = fmt.Errorf("reading Packages index: %w", err)
 				return
 			}
-			cut := len(b)
+			cut, last := len(b), eof
 			if !eof {
-				i := bytes.LastIndex(b, []byte("\n\n"))
-				if i < 0 {
+				if i := lastBlankLine(b); i >= 0 {
+					cut = i
+				} else if len(b) <= lim.stanza+lim.line {
 					carry = b // one stanza longer than a chunk: read on
 					continue
+				} else {
+					// No blank line in more than a stanza and a line may
+					// hold: the parser refuses this chunk exactly as a
+					// sequential parse would (a line or the stanza is too
+					// long), so nothing after it need be read.
+					last = true
 				}
-				cut = i + 2
 			}
 			c := &chunk{data: b[:cut], line: line, done: make(chan struct{})}
 			line += bytes.Count(c.data, []byte("\n"))
 			carry = b[cut:]
 			inOrder <- c
 			toParse <- c
-			if eof {
+			if last {
 				return
 			}
 		}
@@ -59,7 +79,7 @@ func parseParallel(r io.Reader, idx *Index, workers, chunkSize int) ([]*Package,
 	for range workers {
 		go func() {
 			for c := range toParse {
-				c.pkgs, c.err = parseStanzas(bytes.NewReader(c.data), idx, c.line)
+				c.pkgs, c.err = parseStanzas(bytes.NewReader(c.data), idx, c.line, lim)
 				c.data = nil
 				close(c.done)
 			}
@@ -87,29 +107,80 @@ func parseParallel(r io.Reader, idx *Index, workers, chunkSize int) ([]*Package,
 	return pkgs, nil
 }
 
+// lastBlankLine returns the offset just past the newline of the last
+// blank line of b (which starts at the start of a line), or -1. Blank is
+// what parseStanzas takes for a stanza separator.
+func lastBlankLine(b []byte) int {
+	end := bytes.LastIndexByte(b, '\n')
+	for end >= 0 {
+		start := bytes.LastIndexByte(b[:end], '\n') + 1
+		if isBlank(b[start:end]) {
+			return end + 1
+		}
+		end = start - 1
+	}
+	return -1
+}
+
+// isBlank: deb822 separates stanzas by lines of only spaces and tabs (a
+// CR of a CRLF file is allowed too).
+func isBlank(line []byte) bool {
+	for _, c := range line {
+		if c != ' ' && c != '\t' && c != '\r' && c != '\n' {
+			return false
+		}
+	}
+	return true
+}
+
 // ParsePackages reads a Packages index. It keeps only the fields in
 // Package and copies each value out of the read buffer, so memory is
 // proportional to what is kept, not to the index. It is hand-written
 // because the reflection-based decoder of pault.ag/go/debian/control is the
 // bottleneck of a warm build (see BenchmarkParsePackages*).
 //
+// Every stanza is checked as it is read (see checkStanza): a malformed
+// one fails the whole index, with its line, package and field, as apt
+// refuses a malformed file rather than skip part of it silently.
+//
 // The index is cut into chunks at blank lines and the chunks are parsed on
 // all cores while the next is read (and decompressed); the result is in
 // index order and the same as a sequential parse.
 func ParsePackages(r io.Reader, idx *Index) ([]*Package, error) {
-	return parseParallel(r, idx, runtime.GOMAXPROCS(0), 1<<20)
+	return parseParallel(r, idx, runtime.GOMAXPROCS(0), 1<<20, defaultLimits())
 }
+
+// Fields whose value is checked, with the line each was read from.
+const (
+	fPackage = iota
+	fVersion
+	fArchitecture
+	fFilename
+	fSize
+	fSHA256
+	fInstalledSize
+	nChecked
+)
+
+var checkedNames = [nChecked]string{"Package", "Version", "Architecture", "Filename", "Size", "SHA256", "Installed-Size"}
 
 // parseStanzas parses whole stanzas; firstLine is the number of lines
 // before them in the index, for messages.
-func parseStanzas(r io.Reader, idx *Index, firstLine int) ([]*Package, error) {
+func parseStanzas(r io.Reader, idx *Index, firstLine int, lim limits) ([]*Package, error) {
 	br := bufio.NewReaderSize(r, 1<<16)
 	var (
 		pkgs   []*Package
 		cur    *Package
-		field  *string // field being continued by indented lines
+		lines  [nChecked]int // line of each checked field of cur; 0: absent
+		start  int           // line cur started at
+		size   int           // bytes of cur so far
 		lineNo = firstLine
 		intern = map[string]string{}
+		// A field continued over several lines is gathered in cont and
+		// stored in *field once it ends: appending to a string line by
+		// line would copy it again for every line.
+		field *string
+		cont  []byte
 	)
 	str := func(b []byte) string {
 		if s, ok := intern[string(b)]; ok {
@@ -119,39 +190,57 @@ func parseStanzas(r io.Reader, idx *Index, firstLine int) ([]*Package, error) {
 		intern[s] = s
 		return s
 	}
+	endField := func() {
+		if field != nil {
+			*field = string(cont)
+			field, cont = nil, cont[:0]
+		}
+	}
 	finish := func() error {
 		if cur == nil {
 			return nil
 		}
-		if cur.Name == "" || cur.Version == "" || cur.Architecture == "" {
-			return fmt.Errorf("line %d: stanza without Package, Version or Architecture (Package %q)", lineNo, cur.Name)
+		endField()
+		if err := checkStanza(cur, &lines); err != nil {
+			return fmt.Errorf("stanza at line %d (Package %q): %w", start, cur.Name, err)
 		}
 		pkgs = append(pkgs, cur)
-		cur, field = nil, nil
+		cur, lines, size = nil, [nChecked]int{}, 0
 		return nil
 	}
 	for {
 		line, err := br.ReadSlice('\n')
 		if err == bufio.ErrBufferFull {
-			// A field longer than the buffer (some Description or Provides
-			// lines are); gather it whole.
+			// A field longer than the buffer (some Provides lines are);
+			// gather it whole, up to the bound.
 			long := append([]byte(nil), line...)
-			for err == bufio.ErrBufferFull {
+			for err == bufio.ErrBufferFull && len(long) <= lim.line {
 				line, err = br.ReadSlice('\n')
 				long = append(long, line...)
 			}
 			line = long
 		}
-		if err != nil && err != io.EOF {
+		if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
 			return nil, fmt.Errorf("reading Packages index: %w", err)
 		}
 		if len(line) == 0 && err == io.EOF {
 			break
 		}
 		lineNo++
+		if len(line) > lim.line {
+			return nil, fmt.Errorf("line %d: longer than %d bytes (Package %q)", lineNo, lim.line, pkgName(cur))
+		}
+		if cur != nil || !isBlank(line) {
+			if size == 0 {
+				start = lineNo
+			}
+			if size += len(line); size > lim.stanza {
+				return nil, fmt.Errorf("line %d: stanza at line %d (Package %q) is longer than %d bytes", lineNo, start, pkgName(cur), lim.stanza)
+			}
+		}
 		line = bytes.TrimRight(line, "\r\n")
 		switch {
-		case len(bytes.TrimSpace(line)) == 0:
+		case isBlank(line):
 			if ferr := finish(); ferr != nil {
 				return nil, ferr
 			}
@@ -160,7 +249,7 @@ func parseStanzas(r io.Reader, idx *Index, firstLine int) ([]*Package, error) {
 				return nil, fmt.Errorf("line %d: continuation line outside a stanza", lineNo)
 			}
 			if field != nil {
-				*field += " " + string(bytes.TrimSpace(line))
+				cont = append(append(cont, ' '), bytes.TrimSpace(line)...)
 			}
 		default:
 			colon := bytes.IndexByte(line, ':')
@@ -170,15 +259,16 @@ func parseStanzas(r io.Reader, idx *Index, firstLine int) ([]*Package, error) {
 			if cur == nil {
 				cur = &Package{Index: idx}
 			}
+			endField()
 			name, val := line[:colon], bytes.TrimSpace(line[colon+1:])
-			field = nil
+			checked := -1
 			switch string(name) {
 			case "Package":
-				cur.Name = str(val)
+				cur.Name, checked = str(val), fPackage
 			case "Version":
-				cur.Version = string(val)
+				cur.Version, checked = string(val), fVersion
 			case "Architecture":
-				cur.Architecture = str(val)
+				cur.Architecture, checked = str(val), fArchitecture
 			case "Multi-Arch":
 				cur.MultiArch = str(val)
 			case "Essential":
@@ -192,37 +282,46 @@ func parseStanzas(r io.Reader, idx *Index, firstLine int) ([]*Package, error) {
 			case "Source":
 				cur.Source = str(val)
 			case "Installed-Size":
-				n, perr := strconv.ParseInt(string(val), 10, 64)
-				if perr != nil {
-					return nil, fmt.Errorf("line %d: package %s: bad Installed-Size %q", lineNo, cur.Name, val)
+				n, ok := parseCount(val)
+				if !ok {
+					return nil, fmt.Errorf("line %d: package %s: bad Installed-Size %q, want a number of KiB", lineNo, cur.Name, truncate(val))
 				}
-				cur.InstalledSize = n
+				cur.InstalledSize, checked = n, fInstalledSize
 			case "Depends":
-				cur.Depends, field = string(val), &cur.Depends
+				field = &cur.Depends
 			case "Pre-Depends":
-				cur.PreDepends, field = string(val), &cur.PreDepends
+				field = &cur.PreDepends
 			case "Recommends":
-				cur.Recommends, field = string(val), &cur.Recommends
+				field = &cur.Recommends
 			case "Suggests":
-				cur.Suggests, field = string(val), &cur.Suggests
+				field = &cur.Suggests
 			case "Conflicts":
-				cur.Conflicts, field = string(val), &cur.Conflicts
+				field = &cur.Conflicts
 			case "Breaks":
-				cur.Breaks, field = string(val), &cur.Breaks
+				field = &cur.Breaks
 			case "Provides":
-				cur.Provides, field = string(val), &cur.Provides
+				field = &cur.Provides
 			case "Replaces":
-				cur.Replaces, field = string(val), &cur.Replaces
+				field = &cur.Replaces
 			case "Filename":
-				cur.Filename = string(val)
+				cur.Filename, checked = string(val), fFilename
 			case "Size":
-				n, perr := strconv.ParseInt(string(val), 10, 64)
-				if perr != nil {
-					return nil, fmt.Errorf("line %d: package %s: bad Size %q", lineNo, cur.Name, val)
+				n, ok := parseCount(val)
+				if !ok || n == 0 {
+					return nil, fmt.Errorf("line %d: package %s: bad Size %q, want a positive number of bytes", lineNo, cur.Name, truncate(val))
 				}
-				cur.Size = n
+				cur.Size, checked = n, fSize
 			case "SHA256":
-				cur.SHA256 = string(val)
+				cur.SHA256, checked = string(val), fSHA256
+			}
+			if field != nil {
+				cont = append(cont[:0], val...)
+			}
+			if checked >= 0 {
+				if lines[checked] != 0 {
+					return nil, fmt.Errorf("line %d: package %s: field %s appears twice (first at line %d)", lineNo, cur.Name, name, lines[checked])
+				}
+				lines[checked] = lineNo
 			}
 		}
 		if err == io.EOF {
@@ -233,6 +332,28 @@ func parseStanzas(r io.Reader, idx *Index, firstLine int) ([]*Package, error) {
 		return nil, err
 	}
 	return pkgs, nil
+}
+
+func pkgName(p *Package) string {
+	if p == nil {
+		return ""
+	}
+	return p.Name
+}
+
+// parseCount parses a non-negative decimal number, digits only (no sign,
+// unlike strconv).
+func parseCount(b []byte) (int64, bool) {
+	if len(b) == 0 {
+		return 0, false
+	}
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+	}
+	n, err := strconv.ParseInt(string(b), 10, 64)
+	return n, err == nil
 }
 
 func truncate(b []byte) string {

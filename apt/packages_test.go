@@ -87,8 +87,8 @@ func TestParsePackages(t *testing.T) {
 
 func TestParsePackagesErrors(t *testing.T) {
 	for _, tc := range []struct{ name, in, want string }{
-		{"no version", "Package: a\nArchitecture: amd64\n", "without Package, Version or Architecture"},
-		{"bad size", "Package: a\nVersion: 1\nArchitecture: all\nSize: x\n", `bad Size "x"`},
+		{"no version", "Package: aa\nArchitecture: amd64\n", `stanza at line 1 (Package "aa"): no Version field`},
+		{"bad size", "Package: aa\nVersion: 1\nArchitecture: all\nSize: x\n", `line 4: package aa: bad Size "x"`},
 		{"no colon", "Package: a\ngarbage\n", "malformed field"},
 		{"orphan continuation", " x\n", "continuation line outside a stanza"},
 	} {
@@ -106,7 +106,7 @@ func syntheticIndex(n int) []byte {
 	var b bytes.Buffer
 	for i := 0; i < n; i++ {
 		fmt.Fprintf(&b, "Package: pkg%d\nSource: src%d\nVersion: 1.%d-1\nInstalled-Size: %d\nMaintainer: A Maintainer <a@example.org>\nArchitecture: amd64\nDepends: libc6 (>= 2.34), pkg%d (= 1.%d-1) | other\nDescription: package number %d\n a longer description\n over two lines\nHomepage: https://example.org/\nDescription-md5: 0123456789abcdef0123456789abcdef\nSection: misc\nPriority: optional\nFilename: pool/main/p/pkg%d/pkg%d_1.%d-1_amd64.deb\nSize: %d\nMD5sum: 0123456789abcdef0123456789abcdef\nSHA256: 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n\n",
-			i, i, i, i, (i+1)%n, (i+1)%n, i, i, i, i, i*10)
+			i, i, i, i, (i+1)%n, (i+1)%n, i, i, i, i, i*10+1)
 	}
 	return b.Bytes()
 }
@@ -138,6 +138,7 @@ func BenchmarkParsePackagesPaultag(b *testing.B) {
 // and every package it returns has the fields a stanza must have.
 func FuzzParsePackages(f *testing.F) {
 	f.Add([]byte(sampleIndex))
+	f.Add([]byte(oneStanza + "\n" + oneStanza))
 	f.Add([]byte("Package: a\nVersion: 1\nArchitecture: all\n\n\n"))
 	f.Add([]byte("Package: a\n Depends: x\n"))
 	f.Add([]byte("Package: a\r\nVersion: 1\r\nArchitecture: all\r\nSize: 10\r\n"))
@@ -145,17 +146,21 @@ func FuzzParsePackages(f *testing.F) {
 		pkgs, err := ParsePackages(bytes.NewReader(data), &Index{})
 		// Cut into tiny chunks, the parallel parse must agree with the
 		// sequential one, errors included.
-		seq, serr := parseStanzas(bytes.NewReader(data), &Index{}, 0)
-		par, perr := parseParallel(bytes.NewReader(data), &Index{}, 3, 5)
+		lim := limits{line: 40, stanza: 100}
+		seq, serr := parseStanzas(bytes.NewReader(data), &Index{}, 0, lim)
+		par, perr := parseParallel(bytes.NewReader(data), &Index{}, 3, 5, lim)
 		if fmt.Sprint(serr) != fmt.Sprint(perr) || (serr == nil && !reflect.DeepEqual(seq, par)) {
 			t.Fatalf("sequential: %d packages, %v; parallel: %d, %v", len(seq), serr, len(par), perr)
 		}
 		if err != nil {
 			return
 		}
+		// Whatever is accepted passes the checks the rest of the
+		// program relies on.
 		for _, p := range pkgs {
-			if p.Name == "" || p.Version == "" || p.Architecture == "" {
-				t.Fatalf("package without name, version or architecture: %+v", p)
+			if checkPackageName(p.Name) != nil || checkVersion(p.Version) != nil || checkArchName(p.Architecture) != nil ||
+				checkFilename(p.Filename) != nil || p.Size <= 0 || len(p.SHA256) != 64 || strings.ToLower(p.SHA256) != p.SHA256 {
+				t.Fatalf("accepted an invalid stanza: %+v", p)
 			}
 		}
 	})
@@ -164,30 +169,30 @@ func FuzzParsePackages(f *testing.F) {
 func TestParseParallelMatchesSequential(t *testing.T) {
 	var b strings.Builder
 	for i := range 300 {
-		fmt.Fprintf(&b, "Package: p%d\nVersion: 1.%d\nArchitecture: amd64\nDepends: a,\n b (>= %d),\n c\nDescription: x\n more\n\n", i, i, i)
+		fmt.Fprintf(&b, "Package: p%d\nVersion: 1.%d\nArchitecture: amd64\nDepends: a,\n b (>= %d),\n c\nDescription: x\n more\nFilename: pool/p%d.deb\nSize: %d\nSHA256: %064x\n\n", i, i, i, i, i+1, i)
 	}
 	text := b.String()
-	want, err := parseStanzas(strings.NewReader(text), nil, 0)
+	want, err := parseStanzas(strings.NewReader(text), nil, 0, defaultLimits())
 	if err != nil || len(want) != 300 {
 		t.Fatalf("sequential: %d packages, %v", len(want), err)
 	}
 	bad := strings.Replace(text, "Package: p250\n", "Package: p250\nno colon here\n", 1)
-	_, wantErr := parseStanzas(strings.NewReader(bad), nil, 0)
+	_, wantErr := parseStanzas(strings.NewReader(bad), nil, 0, defaultLimits())
 	if wantErr == nil {
 		t.Fatal("sequential parse accepted a malformed line")
 	}
 	for _, workers := range []int{1, 2, 4} {
 		for _, size := range []int{1, 7, 64, 1000, 1 << 20} {
-			got, err := parseParallel(strings.NewReader(text), nil, workers, size)
+			got, err := parseParallel(strings.NewReader(text), nil, workers, size, defaultLimits())
 			if err != nil || !reflect.DeepEqual(got, want) {
 				t.Errorf("workers %d, chunks of %d: %d packages, %v; want the sequential result", workers, size, len(got), err)
 			}
-			if _, err := parseParallel(strings.NewReader(bad), nil, workers, size); err == nil || err.Error() != wantErr.Error() {
+			if _, err := parseParallel(strings.NewReader(bad), nil, workers, size, defaultLimits()); err == nil || err.Error() != wantErr.Error() {
 				t.Errorf("workers %d, chunks of %d: error %v, want %v", workers, size, err, wantErr)
 			}
 		}
 	}
-	if _, err := parseParallel(iotest.ErrReader(errors.New("disk on fire")), nil, 2, 64); err == nil || !strings.Contains(err.Error(), "disk on fire") {
+	if _, err := parseParallel(iotest.ErrReader(errors.New("disk on fire")), nil, 2, 64, defaultLimits()); err == nil || !strings.Contains(err.Error(), "disk on fire") {
 		t.Errorf("read error: %v", err)
 	}
 }
