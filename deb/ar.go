@@ -41,10 +41,11 @@ type arReader struct {
 	pad    int64 // padding byte after the current member
 	names  []byte
 	offset int64 // bytes consumed from br, for error messages
+	size   int64 // size of the whole file; -1 if unknown
 }
 
 func newArReader(r io.Reader) (*arReader, error) {
-	a := &arReader{br: bufio.NewReaderSize(r, 64<<10)}
+	a := &arReader{br: bufio.NewReaderSize(r, 64<<10), size: -1}
 	var m [len(arMagic)]byte
 	n, err := io.ReadFull(a.br, m[:])
 	a.offset += int64(n)
@@ -75,9 +76,16 @@ func (a *arReader) next() (arHeader, error) {
 			}
 			return arHeader{}, fmt.Errorf("member header at offset %d: truncated (%d of %d bytes)", a.offset-int64(n), n, arHeaderLen)
 		}
+		at := a.offset - arHeaderLen
 		h, err := a.parseHeader()
 		if err != nil {
-			return arHeader{}, fmt.Errorf("member header at offset %d: %w", a.offset-arHeaderLen, err)
+			return arHeader{}, fmt.Errorf("member header at offset %d: %w", at, err)
+		}
+		if a.size >= 0 && a.remain > a.size-a.offset {
+			// Refused at the header, before a decompressor is started on
+			// a member the file cannot hold.
+			return arHeader{}, fmt.Errorf("member %q at offset %d: its header gives %d bytes, but only %d of the %d-byte file remain",
+				h.Name, at, h.Size, a.size-a.offset, a.size)
 		}
 		if h.Name == "//" {
 			// GNU long-name table: read it and go on to the real member.
@@ -255,9 +263,25 @@ func (a *arReader) ReadByte() (byte, error) {
 // given to NewReader sees every byte of the file.
 func (a *arReader) drain() error {
 	a.remain, a.pad = 0, 0
-	n, err := io.Copy(io.Discard, a.br)
+	if a.size < 0 {
+		n, err := io.Copy(io.Discard, a.br)
+		a.offset += n
+		return err
+	}
+	// Not a byte more than one past the promised size is read.
+	n, err := io.CopyN(io.Discard, a.br, max(a.size-a.offset, 0)+1)
 	a.offset += n
-	return err
+	if err != nil && err != io.EOF {
+		return err
+	}
+	if a.offset != a.size {
+		what := fmt.Sprint(a.offset)
+		if err == nil {
+			what = "more than " + fmt.Sprint(a.size)
+		}
+		return fmt.Errorf("file is %s bytes, expected %d", what, a.size)
+	}
+	return nil
 }
 
 func noEOF(err error) error {

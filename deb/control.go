@@ -124,8 +124,10 @@ type Control struct {
 	MD5Sums map[string]string
 }
 
-// maxControl bounds the decompressed control archive held in memory.
-const maxControl = 256 << 20
+// maxControl bounds the decompressed control archive held in memory. The
+// largest real ones (md5sums of packages with 100,000 files) are about
+// 12 MB; several packages are read at once.
+const maxControl = 64 << 20
 
 // readControl reads a control tar stream fully. Errors name the entry;
 // the caller adds the package and member.

@@ -82,11 +82,19 @@ type Reader struct {
 // name) is used in errors. It reads up to the control member's header and
 // checks the format version and member order.
 func NewReader(r io.Reader, name string) (*Reader, error) {
+	return NewReaderSize(r, name, -1)
+}
+
+// NewReaderSize is NewReader for a file known to be size bytes (the Size
+// its index gives; -1 for unknown): a member whose header claims more than
+// the rest of the file is refused at once, and so is data past the end.
+func NewReaderSize(r io.Reader, name string, size int64) (*Reader, error) {
 	d := &Reader{name: name}
 	a, err := newArReader(r)
 	if err != nil {
 		return nil, d.errorf("", err)
 	}
+	a.size = size
 	d.ar = a
 	h, err := a.next()
 	if err != nil {
@@ -132,7 +140,12 @@ func Open(path string) (*Reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	d, err := NewReader(f, path)
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	d, err := NewReaderSize(f, path, fi.Size())
 	if err != nil {
 		f.Close()
 		return nil, err
