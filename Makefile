@@ -29,11 +29,18 @@ e2e-full: build
 bench: build
 	bash bench/run.sh
 
-# A short run of every fuzz target.
+# A short run of every Fuzz* function in the module, one after another
+# (go test fuzzes one target at a time), found anew on each run so that
+# new targets are included without editing this file.
 FUZZTIME ?= 20s
 fuzz:
-	$(GO) test ./apt/ -run '^$$' -fuzz FuzzParsePackages -fuzztime $(FUZZTIME)
-	$(GO) test ./resolve/ -run '^$$' -fuzz FuzzVersionCompare -fuzztime $(FUZZTIME)
+	@set -e; \
+	for dir in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
+		for fn in $$($(GO) test -list '^Fuzz' $$dir | grep '^Fuzz'); do \
+			echo "== $$dir $$fn ($(FUZZTIME))"; \
+			$(GO) test $$dir -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME); \
+		done; \
+	done
 
 image:
 	$(GO) run ./cmd/debstrap build --variant=$(VARIANT) $(SUITE) $(IMAGE)
