@@ -35,6 +35,10 @@ type BuildConfig struct {
 	// TempDir holds the staging root; "" = $TMPDIR if set, else /dev/shm
 	// if it has room, else /tmp (see stagingParent).
 	TempDir string
+	// RemoveTree removes a tree a killed build left that the builder
+	// alone cannot (a killed unshare build's files of subordinate ids):
+	// configure.RemoveTree. Nil: such a tree stays, with a warning.
+	RemoveTree func(ctx context.Context, dir string) error
 	// Configure finishes the root after unpacking (the --mode); nil leaves
 	// packages unpacked, as --mode=extract does.
 	Configure Configurer
@@ -102,13 +106,15 @@ func Run(ctx context.Context, c *cache.Cache, cfg BuildConfig) (*Result, error) 
 		return nil, err
 	}
 	res.Format = format
+	// What killed builds left goes first: their temporaries would make
+	// a directory target look full, and hold memory in /dev/shm.
+	// Cleanup runs on cancellation too.
+	remove := treeRemover(context.WithoutCancel(ctx), cfg.RemoveTree)
+	export.Sweep(cfg.Target, log)
+	sweepStaging(stagingParents(cfg.TempDir), remove, log)
 	// Find an unusable target before minutes of work, not after.
-	if dir := filepath.Dir(filepath.Clean(cfg.Target)); dir != "" {
-		if fi, err := os.Stat(dir); err != nil {
-			return nil, fmt.Errorf("target %s: %w", cfg.Target, err)
-		} else if !fi.IsDir() {
-			return nil, fmt.Errorf("target %s: %s is not a directory", cfg.Target, dir)
-		}
+	if err := export.CheckTarget(cfg.Target, format); err != nil {
+		return nil, err
 	}
 
 	done := phase("resolve", 0)
@@ -139,14 +145,16 @@ func Run(ctx context.Context, c *cache.Cache, cfg BuildConfig) (*Result, error) 
 	for _, p := range plan.Packages {
 		installed += p.InstalledSize << 10
 	}
-	tmp, err := os.MkdirTemp(stagingParent(cfg.TempDir, installed, log), "debstrap-")
+	tmp, lock, err := makeStaging(stagingParent(cfg.TempDir, installed, log))
 	if err != nil {
-		return nil, fmt.Errorf("staging directory: %w", err)
+		return nil, err
 	}
 	defer func() {
-		if err := removeAll(tmp); err != nil {
+		// Removed under the mark: a sweep must not take it for dead.
+		if err := remove(tmp); err != nil {
 			log.Warn("could not remove the staging directory", "dir", tmp, "err", err)
 		}
+		lock.Release()
 	}()
 	b.StageDir = filepath.Join(tmp, "root")
 	byName := map[string]*apt.Package{}

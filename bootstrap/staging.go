@@ -2,14 +2,83 @@ package bootstrap
 
 import (
 	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
 	"log/slog"
 	"math"
 	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/debstrap/debstrap/internal/tmplock"
 	"golang.org/x/sys/unix"
 )
+
+// Names of what a build makes in a temporary directory. Each is marked
+// (tmplock) while its build lives, so a later build can tell one a killed
+// build left and remove it.
+const (
+	stagePattern = "debstrap-stage-*"
+	// The configure helper's job files (configure.jobPattern).
+	configurePattern = "debstrap-configure-*"
+	// Staging roots of debstrap before the marks: nobody holds a lock on
+	// them, so they too go.
+	legacyStagePattern = "debstrap-[0-9]*"
+)
+
+// stagingParents are the places a staging root may have been put: the
+// configured one, $TMPDIR, /dev/shm and the system's temporary directory.
+func stagingParents(configured string) []string {
+	var out []string
+	for _, d := range []string{configured, os.Getenv("TMPDIR"), shmDir, os.TempDir()} {
+		if d != "" && !slices.Contains(out, filepath.Clean(d)) {
+			out = append(out, filepath.Clean(d))
+		}
+	}
+	return out
+}
+
+// sweepStaging removes the staging roots and configure job directories
+// that killed builds left in parents. remove removes one tree; it may
+// hold files of other owners (a killed unshare build's).
+func sweepStaging(parents []string, remove func(string) error, log *slog.Logger) []string {
+	var out []string
+	for _, dir := range parents {
+		for _, pat := range []string{stagePattern, legacyStagePattern, configurePattern} {
+			out = append(out, tmplock.Sweep(dir, pat, remove, log)...)
+		}
+	}
+	return out
+}
+
+// treeRemover removes a tree a build made: as the builder (making
+// directories writable on the way), else with inNamespace (files owned
+// by subordinate ids, which only a user namespace can remove), if set.
+func treeRemover(ctx context.Context, inNamespace func(ctx context.Context, dir string) error) func(string) error {
+	return func(dir string) error {
+		err := removeAll(dir)
+		if err == nil || inNamespace == nil || !errors.Is(err, fs.ErrPermission) {
+			return err
+		}
+		if nerr := inNamespace(ctx, dir); nerr != nil {
+			return fmt.Errorf("%w; in a user namespace: %w", err, nerr)
+		}
+		return nil
+	}
+}
+
+// makeStaging makes a marked staging directory in parent.
+func makeStaging(parent string) (string, *tmplock.Lock, error) {
+	dir, l, err := tmplock.MkdirTemp(parent, stagePattern)
+	if err != nil {
+		return "", nil, fmt.Errorf("staging directory: %w", err)
+	}
+	return dir, l, nil
+}
 
 // shmDir is the tmpfs a staging root prefers when nobody chose a place.
 const shmDir = "/dev/shm"
