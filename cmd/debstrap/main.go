@@ -41,12 +41,63 @@ Run 'debstrap COMMAND --help' for a command's flags.
 `
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signalContext(context.Background())
 	stopProfile := startProfile(os.Getenv("DEBSTRAP_CPUPROFILE"), os.Stderr)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stopProfile()
 	stop()
 	os.Exit(code)
+}
+
+// signalError is the cause of a context cancelled by a signal.
+type signalError struct{ sig syscall.Signal }
+
+func (e signalError) Error() string {
+	if e.sig == syscall.SIGINT {
+		return "interrupted (SIGINT)"
+	}
+	return "terminated by " + signalName(e.sig)
+}
+
+func signalName(s syscall.Signal) string {
+	switch s {
+	case syscall.SIGINT:
+		return "SIGINT"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	case syscall.SIGHUP:
+		return "SIGHUP"
+	}
+	return s.String()
+}
+
+// code is the shell's status for death by the signal: 128+n.
+func (e signalError) code() int { return 128 + int(e.sig) }
+
+// signalContext is cancelled, with a signalError cause, by the first
+// SIGINT, SIGTERM or SIGHUP; the build then cleans up and run returns
+// 128+n. A second signal exits at once: what is left behind, the next
+// build removes.
+func signalContext(parent context.Context) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(parent)
+	ch := make(chan os.Signal, 2)
+	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	go func() {
+		first := true
+		for s := range ch {
+			sig := s.(syscall.Signal)
+			if !first {
+				fmt.Fprintf(os.Stderr, "debstrap: %s again; exiting without cleanup\n", signalName(sig))
+				os.Exit(signalError{sig}.code())
+			}
+			first = false
+			cancel(signalError{sig})
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(ch)
+		cancel(nil)
+	}
 }
 
 // startProfile writes a CPU profile of the whole command to path, for
@@ -109,6 +160,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "debstrap %s: %v\nRun 'debstrap %s --help' for usage.\n", cmd, err, cmd)
 		return 2
 	case ctx.Err() != nil:
+		var se signalError
+		if errors.As(context.Cause(ctx), &se) {
+			fmt.Fprintf(stderr, "debstrap %s: %v\n", cmd, se)
+			return se.code()
+		}
 		fmt.Fprintf(stderr, "debstrap %s: interrupted\n", cmd)
 		return 130
 	case errors.As(err, &es):
