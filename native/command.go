@@ -14,6 +14,7 @@ import (
 
 	"mvdan.cc/sh/v3/expand"
 	"mvdan.cc/sh/v3/interp"
+	"mvdan.cc/sh/v3/syntax"
 )
 
 // The registry: every command a script may run, as a Go function acting
@@ -353,27 +354,183 @@ func umaskCmd(c *cmd) error {
 	return nil
 }
 
-// lookpathCmd answers command -v NAME and type NAME from the stage.
+// lookpathCmd answers, from the stage, what the builtins that search
+// PATH answer from the host (see guardBuiltin): type [-afptP] NAME...,
+// command -v|-V NAME..., hash [-r] [-t] [NAME...] and pwd -P.
 func lookpathCmd(c *cmd) error {
-	args := c.args[1:]
-	typ := false
-	if len(args) > 0 && args[0] == "--type" {
-		typ, args = true, args[1:]
+	if len(c.args) < 2 {
+		return c.unsupported("lookpath usage")
+	}
+	mode, args := c.args[1], c.args[2:]
+	switch mode {
+	case "--pwd-P":
+		real, _, _, err := c.s.resolve("/", c.dir, true)
+		if err != nil {
+			return c.failf("%v", err)
+		}
+		fmt.Fprintln(c.stdout, real)
+		return nil
+	case "--hash":
+		show := false
+		for len(args) > 0 && strings.HasPrefix(args[0], "-") {
+			switch args[0] {
+			case "-r":
+			case "-t":
+				show = true
+			case "--":
+			default:
+				return c.unsupported("hash %s", args[0])
+			}
+			args = args[1:]
+		}
+		st := 0
+		for _, a := range args {
+			if full, ok := c.s.lookPath(c.env, a); !ok {
+				fmt.Fprintf(c.stderr, "hash: %s: not found\n", a)
+				st = 1
+			} else if show {
+				fmt.Fprintln(c.stdout, full)
+			}
+		}
+		return status(st)
+	case "--command-v", "--command-V":
+		st := 0
+		for _, a := range args {
+			kind, full := c.kindOf(a, false)
+			switch {
+			case kind == "":
+				st = 1
+				if mode == "--command-V" {
+					fmt.Fprintf(c.stderr, "command: %s: not found\n", a)
+				}
+			case mode == "--command-v" && kind == "file":
+				fmt.Fprintln(c.stdout, full)
+			case mode == "--command-v":
+				fmt.Fprintln(c.stdout, a)
+			default:
+				fmt.Fprintln(c.stdout, describe(a, kind, full))
+			}
+		}
+		return status(st)
+	case "--type":
+	default:
+		return c.unsupported("lookpath %s", mode)
+	}
+	var all, noFuncs, pathOnly, forcePath, word bool
+	for len(args) > 0 && strings.HasPrefix(args[0], "-") && len(args[0]) > 1 {
+		if args[0] == "--" {
+			args = args[1:]
+			break
+		}
+		for _, f := range args[0][1:] {
+			switch f {
+			case 'a':
+				all = true
+			case 'f':
+				noFuncs = true
+			case 'p':
+				pathOnly = true
+			case 'P':
+				forcePath = true
+			case 't':
+				word = true
+			default:
+				return c.failf("-%c: invalid option", f)
+			}
+		}
+		args = args[1:]
 	}
 	st := 0
 	for _, a := range args {
-		full, ok := c.s.lookPath(c.env, a)
-		switch {
-		case !ok:
+		var found []string // kinds, with the path for files
+		var paths []string
+		if !forcePath {
+			if k, _ := c.kindOf(a, noFuncs); k != "" && k != "file" {
+				found, paths = append(found, k), append(paths, "")
+			}
+		}
+		if forcePath || all || len(found) == 0 {
+			for _, full := range c.s.lookPathAll(c.env, a, !all) {
+				found, paths = append(found, "file"), append(paths, full)
+				if !all {
+					break
+				}
+			}
+		}
+		if len(found) == 0 {
 			st = 1
-			if typ {
+			if !word && !pathOnly && !forcePath {
 				fmt.Fprintf(c.stderr, "type: %s: not found\n", a)
 			}
-		case typ:
-			fmt.Fprintf(c.stdout, "%s is %s\n", a, full)
-		default:
-			fmt.Fprintln(c.stdout, full)
+			continue
+		}
+		if !all {
+			found, paths = found[:1], paths[:1]
+		}
+		for i, k := range found {
+			switch {
+			case word:
+				fmt.Fprintln(c.stdout, k)
+			case pathOnly || forcePath:
+				if k == "file" {
+					fmt.Fprintln(c.stdout, paths[i])
+				}
+			default:
+				fmt.Fprintln(c.stdout, describe(a, k, paths[i]))
+			}
 		}
 	}
 	return status(st)
+}
+
+// kindOf says what the shell would run for name: keyword, function,
+// builtin or file (with its path), or "" for nothing.
+func (c *cmd) kindOf(name string, noFuncs bool) (kind, full string) {
+	switch {
+	case syntax.IsKeyword(name):
+		return "keyword", ""
+	case !noFuncs && c.run.funcs[name]:
+		return "function", ""
+	case interp.IsBuiltin(name):
+		return "builtin", ""
+	}
+	if full, ok := c.s.lookPath(c.env, name); ok {
+		return "file", full
+	}
+	return "", ""
+}
+
+func describe(name, kind, full string) string {
+	switch kind {
+	case "keyword":
+		return name + " is a shell keyword"
+	case "function":
+		return name + " is a function"
+	case "builtin":
+		return name + " is a shell builtin"
+	}
+	return name + " is " + full
+}
+
+func init() {
+	internal["__native_psub"] = command{fn: psubCmd}
+}
+
+// psubCmd keeps its standard input as the content of a process
+// substitution (see fixProcSubst) and prints the path it is read from.
+func psubCmd(c *cmd) error {
+	b := budgetOf(c.ctx)
+	if b == nil {
+		return c.unsupported("process substitution outside a script")
+	}
+	// What list printed is output of the script: it counts as such.
+	data, err := io.ReadAll(io.LimitReader(c.stdin, b.lim.Output+1))
+	if err != nil {
+		return c.failf("%v", err)
+	}
+	if !b.addOutput(len(data)) {
+		return errOutputLimit
+	}
+	fmt.Fprint(c.stdout, b.addPsub(data))
+	return nil
 }

@@ -58,6 +58,8 @@ type Options struct {
 	// Logger receives a record per script run (debug) and per package
 	// left unconfigured (warning); nil discards them.
 	Logger *slog.Logger
+	// Limits bound each script's time, memory, output and writes.
+	Limits Limits
 }
 
 // Report says what a run did.
@@ -152,6 +154,9 @@ type sys struct {
 
 	overrides []dpkg.StatOverride
 	tmpSeq    int // mktemp's counter
+
+	// bud is the budget of the script running (see Limits).
+	bud *budget
 }
 
 // Configure configures the unpacked packages pkgs of st (given in unpack

@@ -7,6 +7,109 @@ import (
 	"mvdan.cc/sh/v3/syntax"
 )
 
+// maxNesting bounds how deeply a script's text may nest before it is
+// parsed: the parser recurses per level, and a million levels overflow
+// the Go stack, which kills the process rather than failing a package.
+const maxNesting = 10000
+
+// checkNesting over-estimates the nesting of src (brackets and compound
+// keywords, quoting ignored) and refuses it past maxNesting.
+func checkNesting(src []byte) error {
+	depth, max := 0, 0
+	word := func(w string) {
+		switch w {
+		case "if", "while", "until", "for", "case", "select":
+			depth++
+		case "fi", "done", "esac":
+			if depth > 0 {
+				depth--
+			}
+		}
+	}
+	start := -1
+	for i, c := range src {
+		isWord := c >= 'a' && c <= 'z'
+		if isWord && start < 0 {
+			start = i
+		}
+		if !isWord && start >= 0 {
+			word(string(src[start:i]))
+			start = -1
+		}
+		switch c {
+		case '(', '{', '[', '`':
+			depth++
+		case ')', '}', ']':
+			if depth > 0 {
+				depth--
+			}
+		}
+		if depth > max {
+			if max = depth; max > maxNesting {
+				return fmt.Errorf("nested more than %d levels deep", maxNesting)
+			}
+		}
+	}
+	return nil
+}
+
+// rewrite applies every correction below to a parsed script, before it
+// runs.
+func rewrite(f *syntax.File) error {
+	for _, fix := range []func(*syntax.File) error{fixProcSubst, makeLazy, fixRead, fixErrexit} {
+		if err := fix(f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// The interpreter makes a FIFO in the host's temporary directory for
+// each process substitution, and opens paths there on the host. So
+// fixProcSubst rewrites <(list) into a command substitution that runs
+// list to its end and keeps its output in memory, under a path of
+// /dev/fd that the open handler serves:
+//
+//	cat <(list) → cat "$({ list; } | __native_psub)"
+//
+// Reading happens after list ended instead of alongside, which a
+// maintainer script cannot tell. >(list) has no such equivalent and is
+// refused.
+func fixProcSubst(f *syntax.File) error {
+	var err error
+	fix := func(parts []syntax.WordPart) {
+		for i, p := range parts {
+			ps, ok := p.(*syntax.ProcSubst)
+			if !ok {
+				continue
+			}
+			if ps.Op != syntax.CmdIn {
+				err = fmt.Errorf("process substitution %s...): not supported", ps.Op)
+				return
+			}
+			pipe := &syntax.BinaryCmd{
+				Op: syntax.Pipe,
+				X:  &syntax.Stmt{Cmd: &syntax.Block{Stmts: ps.Stmts}},
+				Y:  &syntax.Stmt{Cmd: &syntax.CallExpr{Args: []*syntax.Word{{Parts: []syntax.WordPart{&syntax.Lit{Value: "__native_psub"}}}}}},
+			}
+			parts[i] = &syntax.DblQuoted{Parts: []syntax.WordPart{&syntax.CmdSubst{Stmts: []*syntax.Stmt{{Cmd: pipe}}}}}
+		}
+	}
+	syntax.Walk(f, func(n syntax.Node) bool {
+		if err != nil {
+			return false
+		}
+		switch x := n.(type) {
+		case *syntax.Word:
+			fix(x.Parts)
+		case *syntax.DblQuoted:
+			fix(x.Parts)
+		}
+		return err == nil
+	})
+	return err
+}
+
 // Two places where the interpreter (mvdan.cc/sh v3.14) departs from the
 // POSIX shell in ways maintainer scripts trip over are corrected by
 // rewriting the script before it runs.

@@ -136,6 +136,11 @@ func (s *sys) readFile(p string) ([]byte, error) {
 	if p == "/dev/null" {
 		return nil, nil
 	}
+	if s.bud != nil {
+		if data, ok := s.bud.psubData(p); ok {
+			return data, nil
+		}
+	}
 	real, e, ok, err := s.resolve("/", p, true)
 	if err != nil {
 		return nil, err
@@ -153,8 +158,17 @@ func (s *sys) readFile(p string) ([]byte, error) {
 }
 
 // writeFile writes data to the file p resolves to, keeping the owner and
-// mode of a file already there; a new file gets e's.
+// mode of a file already there; a new file gets e's. Its size counts
+// against the writes limit of the script running.
 func (s *sys) writeFile(p string, data []byte, e rootfs.Entry) error {
+	if s.bud != nil && !s.bud.addWrites(int64(len(data))) {
+		return &fs.PathError{Op: "write", Path: p, Err: errWriteLimit}
+	}
+	return s.writeFileCounted(p, data, e)
+}
+
+// writeFileCounted is writeFile for data already counted.
+func (s *sys) writeFileCounted(p string, data []byte, e rootfs.Entry) error {
 	real, old, ok, err := s.resolve("/", p, true)
 	if err != nil {
 		return err
@@ -293,6 +307,11 @@ func (s *sys) openHandler(ctx context.Context, name string, flag int, perm os.Fi
 	case "/dev/stderr":
 		return writeOnly{hc.Stderr}, nil
 	}
+	if b := budgetOf(ctx); b != nil && flag&(os.O_WRONLY|os.O_RDWR) == 0 {
+		if data, ok := b.psubData(name); ok {
+			return readOnly{bytes.NewReader(data)}, nil
+		}
+	}
 	if strings.HasPrefix(name, "/dev/") || strings.HasPrefix(name, "/proc/") || strings.HasPrefix(name, "/sys/") {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
 	}
@@ -320,7 +339,7 @@ func (s *sys) openHandler(ctx context.Context, name string, flag int, perm os.Fi
 	if ok && flag&os.O_CREATE != 0 && flag&os.O_EXCL != 0 {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrExist}
 	}
-	w := &stageFile{s: s, path: real, mode: int64(perm.Perm())}
+	w := &stageFile{s: s, b: budgetOf(ctx), path: real, mode: int64(perm.Perm())}
 	if ok && flag&os.O_TRUNC == 0 {
 		old, err := s.st.ReadFile(real)
 		if err != nil {
@@ -332,6 +351,7 @@ func (s *sys) openHandler(ctx context.Context, name string, flag int, perm os.Fi
 			// treat as a rewrite of the whole file.
 			w.buf.Reset()
 		}
+		w.base = w.buf.Len()
 	}
 	return w, nil
 }
@@ -340,15 +360,31 @@ func (s *sys) openHandler(ctx context.Context, name string, flag int, perm os.Fi
 // on Close.
 type stageFile struct {
 	s    *sys
+	b    *budget // nil outside a script
 	path string
 	mode int64
 	buf  bytes.Buffer
+	base int // bytes of the file kept from before (an append)
 }
 
-func (f *stageFile) Read([]byte) (int, error)    { return 0, errors.New("file opened for writing") }
-func (f *stageFile) Write(p []byte) (int, error) { return f.buf.Write(p) }
+var errWriteLimit = errors.New("write limit reached")
+
+func (f *stageFile) Read([]byte) (int, error) { return 0, errors.New("file opened for writing") }
+
+// Write refuses to grow the buffer past the writes limit: a loop
+// appending to a file would otherwise fill memory.
+func (f *stageFile) Write(p []byte) (int, error) {
+	if f.b != nil && !f.b.canWrite(int64(f.buf.Len()+len(p)-f.base)) {
+		return 0, errWriteLimit
+	}
+	return f.buf.Write(p)
+}
+
 func (f *stageFile) Close() error {
-	return f.s.writeFile(f.path, f.buf.Bytes(), rootfs.Entry{Mode: f.mode})
+	if f.b != nil && (f.b.tripped.Load() || !f.b.addWrites(int64(f.buf.Len()-f.base))) {
+		return &fs.PathError{Op: "write", Path: f.path, Err: errWriteLimit}
+	}
+	return f.s.writeFileCounted(f.path, f.buf.Bytes(), rootfs.Entry{Mode: f.mode})
 }
 
 type nullFile struct{}

@@ -32,6 +32,10 @@ type shellRun struct {
 	// debconf is the confmodule session of the script, once it sourced
 	// confmodule; scripts it runs share it.
 	debconf *dcSession
+	// funcs are the functions the script defines (see declaredFuncs).
+	funcs map[string]bool
+	// srcPrefix marks the paths guardBuiltin gives to source.
+	srcPrefix string
 	// fatal is the first unsupported command or stage failure, kept
 	// here because the interpreter turns an error inside $(...) into a
 	// plain failure status.
@@ -141,19 +145,35 @@ func lastLines(s string, n int) string {
 
 // runShell interprets src. The exit status of the script is its result:
 // 0 is nil, anything else a *ScriptError; a command the registry lacks is
-// an *UnsupportedError.
+// an *UnsupportedError; going over one of the Limits a *LimitError. The
+// scripts a script runs share its limits.
 func (s *sys) runShell(ctx context.Context, run *shellRun, src []byte) error {
+	if budgetOf(ctx) != nil {
+		return s.runShell1(ctx, run, src)
+	}
+	bctx, b, done := newBudget(ctx, s.opts.Limits)
+	defer done()
+	prev := s.bud
+	s.bud = b
+	defer func() { s.bud = prev }()
+	run.stdout = limitWriter{run.stdout, b}
+	run.stderr = limitWriter{run.stderr, b}
+	err := s.runShell1(bctx, run, src)
+	if le := limitErr(bctx); le != nil {
+		return le
+	}
+	return err
+}
+
+func (s *sys) runShell1(ctx context.Context, run *shellRun, src []byte) error {
+	if err := checkNesting(src); err != nil {
+		return &UnsupportedError{Command: run.name, Reason: err.Error()}
+	}
 	prog, err := syntax.NewParser(syntax.Variant(syntax.LangBash)).Parse(bytes.NewReader(src), run.name)
 	if err != nil {
 		return &UnsupportedError{Command: run.name, Reason: fmt.Sprintf("shell syntax: %v", err)}
 	}
-	if err := makeLazy(prog); err != nil {
-		return &UnsupportedError{Command: run.name, Reason: err.Error()}
-	}
-	if err := fixRead(prog); err != nil {
-		return &UnsupportedError{Command: run.name, Reason: err.Error()}
-	}
-	if err := fixErrexit(prog); err != nil {
+	if err := rewrite(prog); err != nil {
 		return &UnsupportedError{Command: run.name, Reason: err.Error()}
 	}
 	params := []string{}
@@ -171,24 +191,47 @@ func (s *sys) runShell(ctx context.Context, run *shellRun, src []byte) error {
 	}
 	params = append(params, "--")
 	params = append(params, run.args...)
-	funcs := declaredFuncs(prog)
+	run.funcs = declaredFuncs(prog)
+	secret, err := secretDir()
+	if err != nil {
+		return err
+	}
+	run.srcPrefix = secret + "/source"
 
 	stdin := run.stdin
 	if stdin == nil {
 		stdin = strings.NewReader("")
 	}
+	// Every handler is ours: the interpreter's defaults would run host
+	// programs and open, stat and list host paths.
 	r, err := interp.New(
-		interp.Env(expand.ListEnviron(append(s.baseEnv(), run.env...)...)),
+		interp.Env(&sandboxEnv{Environ: expand.ListEnviron(append(s.baseEnv(), run.env...)...), tmpdir: secret}),
 		interp.Dir("/"),
 		interp.Params(params...),
 		interp.StdIO(stdin, run.stdout, run.stderr),
 		interp.OpenHandler(func(ctx context.Context, name string, flag int, perm os.FileMode) (io.ReadWriteCloser, error) {
+			if p, ok := strings.CutPrefix(name, run.srcPrefix); ok {
+				// A file source reads (see guardBuiltin).
+				f, err := s.openHandler(ctx, p, flag, perm)
+				if err != nil {
+					return nil, err
+				}
+				data, err := io.ReadAll(f)
+				f.Close()
+				if err != nil {
+					return nil, err
+				}
+				if err := checkNesting(data); err != nil {
+					return nil, &UnsupportedError{Command: "source " + p, Reason: err.Error()}
+				}
+				return readOnly{bytes.NewReader(data)}, nil
+			}
 			return s.openHandler(ctx, name, flag, perm&^os.FileMode(run.umask))
 		}),
 		interp.StatHandler(s.statHandler),
 		interp.AccessHandler(s.accessHandler),
 		interp.ReadDirHandler2(s.readDirHandler),
-		interp.CallHandler(s.callHandler(funcs, run)),
+		interp.CallHandler(s.callHandler(run)),
 		interp.ExecHandlers(func(interp.ExecHandlerFunc) interp.ExecHandlerFunc {
 			return func(ctx context.Context, args []string) error { return s.exec(ctx, run, args) }
 		}),
@@ -197,6 +240,17 @@ func (s *sys) runShell(ctx context.Context, run *shellRun, src []byte) error {
 		return fmt.Errorf("shell: %w", err)
 	}
 	err = r.Run(ctx, prog)
+	// Background jobs finish before the script counts as done, so that
+	// none of its effects comes after its package's result.
+	waited := make(chan struct{})
+	go func() {
+		defer close(waited)
+		r.Run(ctx, waitStmt)
+	}()
+	select {
+	case <-waited:
+	case <-ctx.Done():
+	}
 	if run.fatal != nil {
 		return run.fatal
 	}
@@ -208,6 +262,8 @@ func (s *sys) runShell(ctx context.Context, run *shellRun, src []byte) error {
 	}
 	return err
 }
+
+var waitStmt = &syntax.Stmt{Cmd: &syntax.CallExpr{Args: []*syntax.Word{{Parts: []syntax.WordPart{&syntax.Lit{Value: "wait"}}}}}}
 
 // declaredFuncs are the names of the functions a script defines anywhere.
 func declaredFuncs(f *syntax.File) map[string]bool {
@@ -221,41 +277,140 @@ func declaredFuncs(f *syntax.File) map[string]bool {
 	return out
 }
 
-// callHandler keeps the interpreter's builtins that look commands up in
-// PATH (command -v, type) from looking at the host: they are answered
-// from the stage.
-func (s *sys) callHandler(funcs map[string]bool, run *shellRun) interp.CallHandlerFunc {
+// callHandler checks the depth limit before every command, and keeps
+// the interpreter's builtins that would look at the host (type, command
+// -v, hash, pwd -P and source search PATH or resolve paths on the host's
+// file system) from doing so: they are answered from the stage.
+func (s *sys) callHandler(run *shellRun) interp.CallHandlerFunc {
 	return func(ctx context.Context, args []string) ([]string, error) {
-		switch args[0] {
-		case "trap":
-			// The interpreter knows EXIT but not its number, 0.
-			for i := 2; i < len(args); i++ {
-				if args[i] == "0" {
-					args[i] = "EXIT"
-				}
-			}
-			return args, nil
-		case "umask":
-			// The interpreter lacks umask: the run keeps it.
-			if funcs["umask"] {
-				return args, nil
-			}
-			return append([]string{"__native_umask"}, args[1:]...), nil
-		case "command":
-			if len(args) >= 3 && (args[1] == "-v" || args[1] == "-V") {
-				name := args[2]
-				if funcs[name] || interp.IsBuiltin(name) {
-					return args, nil
-				}
-				return append([]string{"__native_lookpath"}, args[2:]...), nil
-			}
-		case "type":
-			if len(args) == 2 && !funcs[args[1]] && !interp.IsBuiltin(args[1]) {
-				return []string{"__native_lookpath", "--type", args[1]}, nil
+		if b := budgetOf(ctx); b != nil {
+			if err := b.checkDepth(); err != nil {
+				return nil, err
 			}
 		}
-		return args, nil
+		if len(args) == 0 || run.funcs[args[0]] {
+			return args, nil
+		}
+		if args[0] == "eval" {
+			if err := checkNesting([]byte(strings.Join(args[1:], " "))); err != nil {
+				return nil, &UnsupportedError{Command: "eval", Reason: err.Error()}
+			}
+		}
+		return s.guardBuiltin(ctx, run, args), nil
 	}
+}
+
+// guardBuiltin rewrites a call of a builtin (functions aside) that would
+// look at the host.
+func (s *sys) guardBuiltin(ctx context.Context, run *shellRun, args []string) []string {
+	switch args[0] {
+	case "trap":
+		// The interpreter knows EXIT but not its number, 0.
+		for i := 2; i < len(args); i++ {
+			if args[i] == "0" {
+				args[i] = "EXIT"
+			}
+		}
+	case "umask":
+		// The interpreter lacks umask: the run keeps it.
+		return append([]string{"__native_umask"}, args[1:]...)
+	case "builtin":
+		if len(args) > 1 {
+			if out := s.guardBuiltin(ctx, run, args[1:]); out[0] != args[1] {
+				return out
+			} else {
+				return append([]string{"builtin"}, out...)
+			}
+		}
+	case "command":
+		i, show := 1, ""
+	flags:
+		for ; i < len(args) && strings.HasPrefix(args[i], "-") && len(args[i]) > 1; i++ {
+			if args[i] == "--" {
+				i++
+				break
+			}
+			for _, c := range args[i][1:] {
+				switch c {
+				case 'v', 'V':
+					show = "-" + string(c)
+				case 'p':
+					// The default PATH is the stage's anyway.
+				default:
+					break flags
+				}
+			}
+		}
+		if i < len(args) && strings.HasPrefix(args[i], "-") {
+			return args // an unknown option: the interpreter rejects it
+		}
+		if i >= len(args) {
+			return []string{"command"}
+		}
+		if show != "" {
+			return append([]string{"__native_lookpath", "--command" + show}, args[i:]...)
+		}
+		// command NAME ARGS: a builtin runs without the shell looking
+		// again, so guard it here.
+		if out := s.guardBuiltin(ctx, run, args[i:]); out[0] != args[i] {
+			return out
+		} else {
+			return append([]string{"command"}, out...)
+		}
+	case "type":
+		return append([]string{"__native_lookpath", "--type"}, args[1:]...)
+	case "hash":
+		return append([]string{"__native_lookpath", "--hash"}, args[1:]...)
+	case "pwd":
+		for _, a := range args[1:] {
+			if a == "-P" {
+				return []string{"__native_lookpath", "--pwd-P"}
+			}
+		}
+	case "source", ".":
+		if len(args) < 2 {
+			return args
+		}
+		// The interpreter searches the host's PATH and stats host
+		// paths: hand it a path found in the stage under a prefix it
+		// cannot find on the host, which the open handler takes off.
+		name, dir := args[1], "/"
+		if hc := interp.HandlerCtx(ctx); hc.Dir != "" {
+			dir = hc.Dir
+		}
+		full := path.Join(dir, name)
+		if strings.HasPrefix(name, "/") {
+			full = path.Clean(name)
+		} else if !strings.Contains(name, "/") {
+			if p, ok := s.lookSource(interp.HandlerCtx(ctx).Env, name); ok {
+				full = p
+			}
+		}
+		out := append([]string{args[0], run.srcPrefix + full}, args[2:]...)
+		return out
+	}
+	return args
+}
+
+// lookSource finds a file to source in PATH inside the stage, as the
+// shell does for a name without a slash: any regular file will do.
+func (s *sys) lookSource(env expand.Environ, name string) (string, bool) {
+	p := defaultPath
+	if env != nil {
+		if v := env.Get("PATH"); v.IsSet() {
+			p = v.String()
+		}
+	}
+	for _, dir := range strings.Split(p, ":") {
+		if !strings.HasPrefix(dir, "/") {
+			continue
+		}
+		full := path.Join(dir, name)
+		if e, ok := s.lookup(full); ok && e.Type != tar.TypeDir {
+			return full, true
+		}
+	}
+	return "", false
 }
 
 // lookPath finds name in PATH inside the stage: the first regular file
@@ -265,20 +420,40 @@ func (s *sys) lookPath(env expand.Environ, name string) (string, bool) {
 		e, ok := s.lookup(name)
 		return name, ok && e.Mode&0o111 != 0 && e.Type != tar.TypeDir
 	}
+	all := s.lookPathAll(env, name, true)
+	if len(all) == 0 {
+		return "", false
+	}
+	return all[0], true
+}
+
+// lookPathAll lists every match of name in PATH inside the stage (only
+// the first if first).
+func (s *sys) lookPathAll(env expand.Environ, name string, first bool) []string {
+	if strings.Contains(name, "/") {
+		if full, ok := s.lookPath(env, name); ok {
+			return []string{full}
+		}
+		return nil
+	}
 	p := defaultPath
 	if env != nil {
 		if v := env.Get("PATH"); v.IsSet() {
 			p = v.String()
 		}
 	}
+	var out []string
 	for _, dir := range strings.Split(p, ":") {
 		if dir == "" || !strings.HasPrefix(dir, "/") {
 			continue
 		}
 		full := path.Join(dir, name)
 		if e, ok := s.lookup(full); ok && e.Type != tar.TypeDir && e.Mode&0o111 != 0 {
-			return full, true
+			out = append(out, full)
+			if first {
+				break
+			}
 		}
 	}
-	return "", false
+	return out
 }
