@@ -66,6 +66,9 @@ type Build struct {
 	DB       *dpkg.DB
 	Epoch    time.Time
 	StageDir string
+	// Step is BuildConfig.Step: a Configurer calls it as each package
+	// is configured. Never nil.
+	Step func()
 }
 
 // Result summarises a finished build.
@@ -136,7 +139,10 @@ func Run(ctx context.Context, c *cache.Cache, cfg BuildConfig) (*Result, error) 
 		return nil, err
 	}
 	done()
-	b := &Build{Plan: plan, Debs: map[*apt.Package]string{}, Epoch: epoch, Variant: cfg.Variant, Include: cfg.Include}
+	b := &Build{Plan: plan, Debs: map[*apt.Package]string{}, Epoch: epoch, Variant: cfg.Variant, Include: cfg.Include, Step: cfg.Step}
+	if b.Step == nil {
+		b.Step = func() {}
+	}
 	for i, p := range plan.Packages {
 		b.Debs[p] = paths[i]
 	}

@@ -102,6 +102,10 @@ type Options struct {
 	// aux-cache, dbus and systemd machine-id (/etc/machine-id is emptied),
 	// and whatever is left in /run (but /run/lock) and /tmp.
 	KeepLogs bool
+	// Step, if set, is called as each package is configured (progress).
+	Step func()
+	// TempDir holds the helper's job files; "" = os.TempDir().
+	TempDir string
 }
 
 func (o Options) logger() *slog.Logger {

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -19,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/debstrap/debstrap/internal/tmplock"
 	"github.com/debstrap/debstrap/rootfs"
 )
 
@@ -60,11 +62,16 @@ func configureExec(ctx context.Context, st *rootfs.Stage, opts Options, userns b
 	for i, e := range before {
 		j.Entries[i] = toWire(e)
 	}
-	tmp, err := os.MkdirTemp("", "debstrap-configure-")
+	// Marked, so that a build after a killed one removes it
+	// (bootstrap's sweep knows the pattern).
+	tmp, lock, err := tmplock.MkdirTemp(opts.TempDir, jobPattern)
 	if err != nil {
-		return err
+		return fmt.Errorf("configure job directory: %w", err)
 	}
-	defer os.RemoveAll(tmp)
+	defer func() {
+		os.RemoveAll(tmp)
+		lock.Release()
+	}()
 	j.Result = filepath.Join(tmp, "result.json")
 	jobPath := filepath.Join(tmp, "job.json")
 	data, err := json.Marshal(j)
@@ -77,7 +84,10 @@ func configureExec(ctx context.Context, st *rootfs.Stage, opts Options, userns b
 	log.Info("configuring", "mode", ns.desc, "packages", len(pending))
 	start := time.Now()
 	tail := &tailWriter{max: 4096}
-	runErr := runHelper(ctx, ns, []string{"run", jobPath}, opts.Stdout, tail, opts.Stderr, log)
+	// dpkg says "Setting up PKG" once a package: the progress count.
+	stdout := &stepWriter{w: opts.Stdout, step: opts.Step}
+	runErr := runHelper(ctx, ns, []string{"run", jobPath}, stdout, tail, opts.Stderr, log)
+	stdout.flush()
 	var res result
 	if data, err := os.ReadFile(j.Result); err == nil {
 		if err := json.Unmarshal(data, &res); err != nil {
@@ -237,12 +247,22 @@ func runHelper(ctx context.Context, ns nsSpec, args []string, stdout io.Writer, 
 		Cloneflags:  flags,
 		UidMappings: ns.uidMaps,
 		GidMappings: ns.gidMaps,
+		// The helper dies with us, however we die (SIGKILL too), and
+		// with it, as PID 1 of its namespace, every script it runs.
+		Pdeathsig: syscall.SIGKILL,
+		// A session of its own: no controlling terminal for the scripts
+		// (no TIOCSTI into ours), and the terminal's ^C reaches only us,
+		// who stop the helper in order.
+		Setsid: true,
 	}
 	// On cancellation the helper kills the scripts, unmounts and gives
 	// the disk back before it exits.
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = time.Minute
+	// Pdeathsig fires when the thread that forked exits: keep it.
+	runtime.LockOSThread()
 	err = cmd.Start()
+	runtime.UnlockOSThread()
 	logW.Close()
 	if goR != nil {
 		goR.Close()
@@ -324,6 +344,50 @@ func relayLog(r io.Reader, log *slog.Logger) {
 		}
 		log.Log(context.Background(), level, msg, attrs...)
 	}
+}
+
+// jobPattern names the helper's job directories in the temporary
+// directory.
+const jobPattern = "debstrap-configure-*"
+
+// stepWriter passes the scripts' standard output on to w (nil: nowhere)
+// and calls step for each line dpkg starts with "Setting up ".
+type stepWriter struct {
+	w    io.Writer
+	step func()
+	mu   sync.Mutex
+	line []byte
+}
+
+func (s *stepWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range p {
+		if c == '\n' {
+			s.endLine()
+			continue
+		}
+		if len(s.line) < 64 {
+			s.line = append(s.line, c)
+		}
+	}
+	if s.w != nil {
+		s.w.Write(p)
+	}
+	return len(p), nil
+}
+
+func (s *stepWriter) endLine() {
+	if s.step != nil && strings.HasPrefix(string(s.line), "Setting up ") {
+		s.step()
+	}
+	s.line = s.line[:0]
+}
+
+func (s *stepWriter) flush() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.endLine()
 }
 
 // tailWriter keeps the last max bytes written, for error messages.

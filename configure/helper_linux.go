@@ -40,6 +40,9 @@ func Helper(args []string) int {
 	if args[0] == "wait" {
 		return helperWait(args[1:])
 	}
+	// Again after the re-execution as root of a user namespace, which
+	// clears the parent-death signal runHelper set.
+	unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(syscall.SIGKILL), 0, 0, 0)
 	var log *slog.Logger
 	if _, err := unix.FcntlInt(fdLog, unix.F_GETFD, 0); err == nil {
 		// Keep the log pipe from dpkg and the daemons it might start.

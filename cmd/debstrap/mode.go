@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 
 	"github.com/debstrap/debstrap/bootstrap"
 	"github.com/debstrap/debstrap/configure"
@@ -62,7 +63,9 @@ func (s configureStep) Configure(ctx context.Context, st *rootfs.Stage, b *boots
 	}
 	return s.c.Configure(ctx, st, configure.Options{
 		Logger: s.log, Arch: b.Plan.Architecture, Order: order, Epoch: b.Epoch,
-		Stdout: s.w, Stderr: s.w,
+		Stdout: s.w, Stderr: s.w, Step: b.Step,
+		// Beside the staging root: removed with it.
+		TempDir: filepath.Dir(b.StageDir),
 	})
 }
 
