@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -24,6 +25,8 @@ import (
 type BuildConfig struct {
 	Config
 	Target string
+	// Stdout receives the image when Target is "-" (nil: os.Stdout).
+	Stdout io.Writer
 	Format string // "" = from Target's name
 	Mode   string // configure mode: auto, root, unshare, extract, native
 	// Epoch is SOURCE_DATE_EPOCH; zero = the Date of the suite's Release,
@@ -219,7 +222,7 @@ func Run(ctx context.Context, c *cache.Cache, cfg BuildConfig) (*Result, error) 
 		return nil, err
 	}
 	res.Digest, err = export.Write(ctx, export.FromFiles(st), cfg.Target, export.Options{
-		Format: format, Epoch: epoch, Architecture: arch, Variant: variant, Log: log,
+		Format: format, Epoch: epoch, Architecture: arch, Variant: variant, Log: log, Stdout: cfg.Stdout,
 	})
 	if err != nil {
 		return nil, err

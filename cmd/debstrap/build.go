@@ -97,6 +97,7 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cfg := bootstrap.BuildConfig{
 		Config:    c.config(pos[0], pos[2:], log),
 		Target:    pos[1],
+		Stdout:    stdout,
 		Format:    *format,
 		Mode:      *mode,
 		Epoch:     epoch,
@@ -134,7 +135,12 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if res.Size > 0 {
 			extra += ", " + bootstrap.HumanBytes(res.Size)
 		}
-		fmt.Fprintf(stdout, "%s: %s %s, %d packages%s in %s\n", pos[1], res.Plan.Release.Codename, res.Format,
+		// With TARGET "-" standard output is the image itself.
+		summary := stdout
+		if pos[1] == "-" {
+			summary = stderr
+		}
+		fmt.Fprintf(summary, "%s: %s %s, %d packages%s in %s\n", pos[1], res.Plan.Release.Codename, res.Format,
 			len(res.Plan.Packages), extra, res.Duration.Round(100*time.Millisecond))
 	}
 	return nil

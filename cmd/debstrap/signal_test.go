@@ -1,10 +1,13 @@
 package main
 
 import (
+	"archive/tar"
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -64,5 +67,32 @@ func TestSignalContext(t *testing.T) {
 	var se signalError
 	if !errors.As(context.Cause(ctx), &se) || se.sig != syscall.SIGTERM || se.code() != 143 {
 		t.Errorf("cause %v", context.Cause(ctx))
+	}
+}
+
+// TestBuildToStdout: TARGET "-" puts the tarball, and nothing else, on
+// standard output (for "| docker import -"); the summary goes to stderr.
+func TestBuildToStdout(t *testing.T) {
+	h := newHarness(t, testarchive.Minimal())
+	t.Setenv("TMPDIR", t.TempDir())
+	r := h.run(t.Context(), "build", "--mode=extract", "stable", "-", h.srv.URL)
+	want(t, r, 0, nil, nil)
+	tr := tar.NewReader(strings.NewReader(r.stdout))
+	n := 0
+	for {
+		_, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("standard output is not a tarball: %v", err)
+		}
+		n++
+	}
+	if n < 10 {
+		t.Errorf("%d members", n)
+	}
+	if strings.Contains(r.stdout, "packages in") {
+		t.Error("the summary is on standard output")
 	}
 }
