@@ -17,6 +17,20 @@ import (
 // dirWriter writes the root as a directory tree. Owners, device nodes and
 // privileged xattrs need root; as an ordinary user they are skipped with
 // one warning each, since the directory format is then for inspection.
+//
+// A directory is live on the host, unlike a tarball, so two things of a
+// (possibly hostile) package are not made as the table has them; the
+// tar and OCI outputs keep the truth:
+//   - written by an ordinary user, files would be owned by the builder:
+//     a setuid or setgid bit would run them as the builder, so set-id
+//     bits are stripped from files;
+//   - written by root, a device node is a door to the host's hardware
+//     (a world-writable node of the host's disk): only the harmless
+//     character devices of a chroot's /dev (safeDevices) are made, every
+//     other device node is skipped.
+//
+// Set-id files owned by root stay so as root: a root-written directory is
+// a chroot with working su and passwd, and as trusted as its packages.
 type dirWriter struct {
 	root     string
 	log      *slog.Logger
@@ -25,6 +39,13 @@ type dirWriter struct {
 	egid     int
 	warned   map[string]int // warning kind → paths affected
 	firstFor map[string]string
+}
+
+// safeDevices are the character devices (major, minor) a directory gets:
+// null, zero, full, random, urandom, tty, console, ptmx.
+var safeDevices = map[[2]int64]bool{
+	{1, 3}: true, {1, 5}: true, {1, 7}: true, {1, 8}: true, {1, 9}: true,
+	{5, 0}: true, {5, 1}: true, {5, 2}: true,
 }
 
 // geteuid is a variable so tests can write a directory "as a user".
@@ -39,7 +60,7 @@ func (d *dirWriter) warn(kind, path string) {
 
 // flushWarnings logs one line per kind of thing that could not be done.
 func (d *dirWriter) flushWarnings() {
-	for _, kind := range []string{"owners", "devices", "xattrs"} {
+	for _, kind := range []string{"owners", "devices", "unsafe devices", "setid", "xattrs"} {
 		n := d.warned[kind]
 		if n == 0 {
 			continue
@@ -49,6 +70,10 @@ func (d *dirWriter) flushWarnings() {
 			d.log.Warn("directory output: owners not set (needs root); the metadata table has them", "paths", n, "first", d.firstFor[kind])
 		case "devices":
 			d.log.Warn("directory output: device nodes skipped (needs root)", "paths", n, "first", d.firstFor[kind])
+		case "unsafe devices":
+			d.log.Warn("directory output: device nodes other than null, zero, full, random, urandom, tty, console and ptmx not made (tar and OCI outputs have them)", "paths", n, "first", d.firstFor[kind])
+		case "setid":
+			d.log.Warn("directory output: setuid/setgid bits stripped from files owned by you, not root (tar and OCI outputs have them)", "paths", n, "first", d.firstFor[kind])
 		case "xattrs":
 			d.log.Warn("directory output: extended attributes not set", "paths", n, "first", d.firstFor[kind])
 		}
@@ -83,7 +108,12 @@ func (d *dirWriter) finish(it *item, hp string, setMode, setTimes bool) error {
 		d.warn("owners", it.Path)
 	}
 	if setMode && it.Type != tar.TypeSymlink {
-		if err := unix.Chmod(hp, uint32(it.Mode)); err != nil {
+		mode := uint32(it.Mode)
+		if !d.owners && it.Type == tar.TypeReg && mode&(unix.S_ISUID|unix.S_ISGID) != 0 {
+			mode &^= unix.S_ISUID | unix.S_ISGID
+			d.warn("setid", it.Path)
+		}
+		if err := unix.Chmod(hp, mode); err != nil {
 			return fmt.Errorf("chmod %s: %w", it.Path, err)
 		}
 	}
@@ -181,6 +211,10 @@ func writeDir(ctx context.Context, src Source, p *plan, target string, opts Opti
 				return err
 			}
 		case tar.TypeChar, tar.TypeBlock:
+			if it.Type == tar.TypeBlock || !safeDevices[[2]int64{it.Devmajor, it.Devminor}] {
+				d.warn("unsafe devices", it.Path)
+				continue
+			}
 			mode := uint32(unix.S_IFCHR)
 			if it.Type == tar.TypeBlock {
 				mode = unix.S_IFBLK
