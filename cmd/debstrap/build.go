@@ -60,6 +60,8 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	c.register(fs)
 	mode := fs.String("mode", "auto", "how to configure packages: auto, root, unshare, extract")
 	format := fs.String("format", "", "output format: dir, tar, tar.gz, tar.xz, tar.zst, oci, oci-archive, docker-archive (default: from TARGET)")
+	var nf nativeFlags
+	nf.register(fs)
 	pos, err := parse(fs, args, 2, buildHelp)
 	if err != nil {
 		return err
@@ -81,7 +83,7 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if c.verbose {
 		scripts = stderr
 	}
-	conf, err := configurer(*mode, arch, log, scripts)
+	conf, err := configurer(*mode, arch, log, scripts, nf.limits())
 	if err != nil {
 		return err
 	}
