@@ -1,12 +1,16 @@
 package native
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/debstrap/debstrap/dpkg"
+	"github.com/debstrap/debstrap/internal/testarchive"
 )
 
 // hostMark is content only the host has: it must never appear in a
@@ -171,5 +175,28 @@ func TestHostileLimits(t *testing.T) {
 	}
 	if _, err := sh(t, s, `eval "$1"`, strings.Repeat("{ ", 20000)); !errors.As(err, &ue) {
 		t.Errorf("deep nesting in eval: %v", err)
+	}
+}
+
+// A package whose script goes over a limit is left unconfigured, named in
+// the report with the limit; the others are configured.
+func TestLimitFailsPackage(t *testing.T) {
+	in := unpack(t,
+		testarchive.Deb{Name: "spinner", Version: "1", Scripts: map[string]string{"postinst": "#!/bin/sh\nwhile :; do :; done\n"}},
+		testarchive.Deb{Name: "fine", Version: "1", Scripts: map[string]string{"postinst": "#!/bin/sh\nexit 0\n"}},
+	)
+	rep, err := Configure(context.Background(), in.st, in.db, in.pkgs,
+		Options{Arch: "amd64", Epoch: testEpoch, Limits: Limits{Timeout: 300 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Failed) != 1 || rep.Failed[0].Package != "spinner" || rep.Failed[0].State != dpkg.HalfConfigured {
+		t.Fatalf("failed %v", rep.Failed)
+	}
+	if msg := rep.Failed[0].String(); !strings.Contains(msg, "time limit (300ms)") || !strings.Contains(msg, "--native-script-timeout") {
+		t.Errorf("failure %q does not name the limit", msg)
+	}
+	if strings.Join(rep.Configured, " ") != "fine" {
+		t.Errorf("configured %v", rep.Configured)
 	}
 }
