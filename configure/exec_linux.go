@@ -109,6 +109,29 @@ func configureExec(ctx context.Context, st *rootfs.Stage, opts Options, userns b
 	return apply(st, before, res.Entries, log)
 }
 
+// RemoveTree removes dir, which a killed unshare build left holding
+// files of subordinate ids that the builder alone cannot remove: from a
+// user namespace with unshare mode's id map, where they are root's. As
+// root, or without an id range, it only tries as is.
+func RemoveTree(ctx context.Context, dir string) error {
+	if os.Geteuid() == 0 {
+		return removeTree(dir)
+	}
+	log := slog.New(slog.DiscardHandler)
+	ns, err := chooseNamespaces(true, log)
+	if err != nil {
+		return err
+	}
+	if ns.newuidmap == nil {
+		return removeTree(dir)
+	}
+	tail := &tailWriter{max: 1024}
+	if err := runHelper(ctx, ns, []string{"remove", dir}, nil, tail, nil, log); err != nil {
+		return fmt.Errorf("%w%s", err, tail.suffix())
+	}
+	return nil
+}
+
 // nsSpec says how to start the helper.
 type nsSpec struct {
 	desc      string

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -57,6 +58,10 @@ func Helper(args []string) int {
 		err = helperProbe(args[1] == "range")
 	case args[0] == "run" && len(args) == 2:
 		err = helperRun(args[1], log)
+	case args[0] == "remove" && len(args) == 2:
+		if err = setupProcess(); err == nil {
+			err = removeTree(args[1])
+		}
 	default:
 		err = fmt.Errorf("bad arguments %q", args)
 	}
@@ -168,4 +173,19 @@ func helperRun(jobPath string, log *slog.Logger) error {
 		return errReported
 	}
 	return nil
+}
+
+// removeTree removes dir, making directories writable on the way down
+// (a configured root has read-only ones).
+func removeTree(dir string) error {
+	if err := os.RemoveAll(dir); err == nil {
+		return nil
+	}
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			os.Chmod(p, 0o700)
+		}
+		return nil
+	})
+	return os.RemoveAll(dir)
 }

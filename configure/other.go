@@ -5,6 +5,7 @@ package configure
 import (
 	"context"
 	"errors"
+	"os"
 
 	"github.com/debstrap/debstrap/rootfs"
 )
@@ -22,3 +23,6 @@ func configureExec(ctx context.Context, st *rootfs.Stage, opts Options, userns b
 }
 
 func probeUserNamespace() (bool, error) { return false, errNotLinux }
+
+// RemoveTree removes dir as the builder can (no user namespaces here).
+func RemoveTree(ctx context.Context, dir string) error { return os.RemoveAll(dir) }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/debstrap/debstrap/bootstrap"
+	"github.com/debstrap/debstrap/configure"
 )
 
 const buildHelp = `Usage: debstrap build [flags] SUITE TARGET [MIRROR...]
@@ -97,14 +98,16 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		counter.w = stderr
 	}
 	cfg := bootstrap.BuildConfig{
-		Config:    c.config(pos[0], pos[2:], log),
-		Target:    pos[1],
-		Stdout:    stdout,
-		Format:    *format,
-		Mode:      *mode,
-		Epoch:     epoch,
-		Configure: conf,
-		XZCommand: xzCommand(os.Getenv("DEBSTRAP_XZ"), log),
+		Config: c.config(pos[0], pos[2:], log),
+		Target: pos[1],
+		Stdout: stdout,
+		// A killed unshare build's files of subordinate ids.
+		RemoveTree: configure.RemoveTree,
+		Format:     *format,
+		Mode:       *mode,
+		Epoch:      epoch,
+		Configure:  conf,
+		XZCommand:  xzCommand(os.Getenv("DEBSTRAP_XZ"), log),
 		Phase: func(name string, steps int) {
 			c.bar.Finish()
 			counter.end()

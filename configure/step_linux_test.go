@@ -2,6 +2,8 @@ package configure
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -25,4 +27,24 @@ func TestStepWriter(t *testing.T) {
 	w := &stepWriter{} // no writer, no step: nothing breaks
 	w.Write([]byte("Setting up x\n"))
 	w.flush()
+}
+
+// TestRemoveTree: a tree with read-only directories goes (as root it
+// needs no namespace; the namespace path is exercised by e2e/kill.sh).
+func TestRemoveTree(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "stage")
+	if err := os.MkdirAll(filepath.Join(dir, "root/usr/bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "root/usr/bin/x"), nil, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(filepath.Join(dir, "root/usr/bin"), 0o555)
+	os.Chmod(filepath.Join(dir, "root"), 0o555)
+	if err := RemoveTree(t.Context(), dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(dir); err == nil {
+		t.Error("still there")
+	}
 }
