@@ -36,6 +36,7 @@ const (
 	defaultBackoff      = 500 * time.Millisecond
 	defaultMaxBackoff   = 30 * time.Second
 	defaultStallTimeout = 60 * time.Second
+	defaultMinRate      = 1 << 10
 	defaultMaxMetaSize  = 64 << 20
 	defaultUserAgent    = "debstrap"
 )
@@ -55,10 +56,19 @@ type Options struct {
 	// one (±jitter); default 500ms. MaxBackoff caps it; default 30s.
 	Backoff    time.Duration
 	MaxBackoff time.Duration
-	// StallTimeout aborts (and retries) a download that receives no bytes for
-	// this long; default 60s. There is no overall deadline: big files on slow
-	// links are fine as long as bytes keep coming.
+	// StallTimeout is the watchdog's window; default 60s. A request with
+	// no response headers for this long, or whose body brings less than
+	// MinRate over any window of this length, is aborted and retried; and
+	// one attempt at one file may take at most twice this plus its size at
+	// MinRate (its overall bound: big files on slow links are fine, a
+	// trickle is not).
 	StallTimeout time.Duration
+	// MinRate is the slowest body accepted, in bytes per second; default
+	// 1 KiB/s.
+	MinRate int64
+	// Timeout, if positive, replaces the overall bound of one attempt at
+	// one file (derived from its size by default; see StallTimeout).
+	Timeout time.Duration
 	// MaxMetaSize bounds the bodies read by FetchSigned and FetchBytes into
 	// memory; default 64 MiB.
 	MaxMetaSize int64
@@ -107,6 +117,8 @@ type Cache struct {
 	backoff      time.Duration
 	maxBackoff   time.Duration
 	stallTimeout time.Duration
+	minRate      int64
+	timeout      time.Duration
 	maxMetaSize  int64
 	userAgent    string
 	log          *slog.Logger
@@ -150,6 +162,8 @@ func New(opts Options) (*Cache, error) {
 		backoff:      opts.Backoff,
 		maxBackoff:   opts.MaxBackoff,
 		stallTimeout: opts.StallTimeout,
+		minRate:      opts.MinRate,
+		timeout:      opts.Timeout,
 		maxMetaSize:  opts.MaxMetaSize,
 		userAgent:    opts.UserAgent,
 		log:          opts.Logger,
@@ -173,6 +187,9 @@ func New(opts Options) (*Cache, error) {
 	}
 	if c.stallTimeout <= 0 {
 		c.stallTimeout = defaultStallTimeout
+	}
+	if c.minRate <= 0 {
+		c.minRate = defaultMinRate
 	}
 	if c.maxMetaSize <= 0 {
 		c.maxMetaSize = defaultMaxMetaSize
@@ -318,7 +335,11 @@ func (c *Cache) download(ctx context.Context, it Item, dst string) error {
 // fetchOnce is one download attempt of it from url into dst. Errors wrapped
 // in *retryable may be retried.
 func (c *Cache) fetchOnce(ctx context.Context, it Item, url, dst string) (err error) {
-	resp, err := c.open(ctx, url, nil)
+	bound := it.Size
+	if bound < 0 {
+		bound = c.maxMetaSize // unknown: give it as long as metadata
+	}
+	resp, err := c.open(ctx, url, nil, bound)
 	if err != nil {
 		return err
 	}
@@ -326,9 +347,12 @@ func (c *Cache) fetchOnce(ctx context.Context, it Item, url, dst string) (err er
 	if resp.StatusCode == http.StatusNotModified {
 		return &HTTPError{URL: url, StatusCode: resp.StatusCode, Status: resp.Status}
 	}
+	// A wrong body is retried like a 500: a proxy or a mirror mid-sync
+	// may well answer right the next time. If it stays wrong, the error
+	// says expected and got; the next URL is tried after that.
 	if it.Size >= 0 && resp.ContentLength >= 0 && resp.ContentLength != it.Size {
-		return &VerifyError{Name: it.Name, URL: url, What: "size",
-			Expected: fmt.Sprint(it.Size), Got: fmt.Sprintf("%d (Content-Length)", resp.ContentLength)}
+		return &retryable{err: &VerifyError{Name: it.Name, URL: url, What: "size",
+			Expected: fmt.Sprint(it.Size), Got: fmt.Sprintf("%d (Content-Length)", resp.ContentLength)}}
 	}
 
 	// The temp name starts with the lock key so that New can tell, by trying
@@ -356,8 +380,8 @@ func (c *Cache) fetchOnce(ctx context.Context, it Item, url, dst string) (err er
 		if m > 0 {
 			if it.Size >= 0 && n+int64(m) > it.Size {
 				// Cut a body that is too long off at once.
-				return &VerifyError{Name: it.Name, URL: url, What: "size",
-					Expected: fmt.Sprint(it.Size), Got: fmt.Sprintf("more than %d bytes", it.Size)}
+				return &retryable{err: &VerifyError{Name: it.Name, URL: url, What: "size",
+					Expected: fmt.Sprint(it.Size), Got: fmt.Sprintf("more than %d bytes", it.Size)}}
 			}
 			h.Write(buf[:m])
 			if _, err := tmp.Write(buf[:m]); err != nil {
@@ -382,7 +406,7 @@ func (c *Cache) fetchOnce(ctx context.Context, it Item, url, dst string) (err er
 			Expected: fmt.Sprint(it.Size), Got: fmt.Sprint(n)}}
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != it.SHA256 {
-		return &VerifyError{Name: it.Name, URL: url, What: "sha256", Expected: it.SHA256, Got: got}
+		return &retryable{err: &VerifyError{Name: it.Name, URL: url, What: "sha256", Expected: it.SHA256, Got: got}}
 	}
 	if err := commit(tmp, dst); err != nil {
 		return err

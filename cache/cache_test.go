@@ -194,9 +194,9 @@ func TestFetch(t *testing.T) {
 			name:     "tampered bytes",
 			handlers: map[string]func(http.ResponseWriter, *http.Request, int){"/a": serve(tampered)},
 			urls:     []string{"/a"},
-			wantErr:  "sha256 mismatch: expected " + sum(content) + ", got " + sum(tampered),
+			wantErr:  "sha256 mismatch: expected " + sum(content) + ", got " + sum(tampered) + " (gave up after 3 attempts)",
 			wantAs:   &VerifyError{},
-			wantHits: paths{"/a": 1},
+			wantHits: paths{"/a": testRetries + 1},
 		},
 		{
 			name:     "tampered bytes, unknown size",
@@ -205,15 +205,37 @@ func TestFetch(t *testing.T) {
 			size:     -1,
 			wantErr:  "sha256 mismatch",
 			wantAs:   &VerifyError{},
-			wantHits: paths{"/a": 1},
+			wantHits: paths{"/a": testRetries + 1},
+		},
+		{
+			// A wrong answer is retried like a 500: a mirror mid-sync or a
+			// proxy may answer right the next time.
+			name:     "tampered once, then right",
+			handlers: map[string]func(http.ResponseWriter, *http.Request, int){"/a": firstThen(1, serve(tampered), serve(content))},
+			urls:     []string{"/a"},
+			wantHits: paths{"/a": 2},
+		},
+		{
+			name:     "wrong size once, then right",
+			handlers: map[string]func(http.ResponseWriter, *http.Request, int){"/a": firstThen(1, serve(long), serve(content))},
+			urls:     []string{"/a"},
+			wantHits: paths{"/a": 2},
+		},
+		{
+			name: "tampered forever on the first URL, then the next",
+			handlers: map[string]func(http.ResponseWriter, *http.Request, int){
+				"/a": serve(tampered), "/b": serve(content),
+			},
+			urls:     []string{"/a", "/b"},
+			wantHits: paths{"/a": testRetries + 1, "/b": 1},
 		},
 		{
 			name:     "short: Content-Length below size",
 			handlers: map[string]func(http.ResponseWriter, *http.Request, int){"/a": serve(content[:n-10])},
 			urls:     []string{"/a"},
-			wantErr:  fmt.Sprintf("size mismatch: expected %d, got %d (Content-Length)", n, n-10),
+			wantErr:  fmt.Sprintf("size mismatch: expected %d, got %d (Content-Length) (gave up after 3 attempts)", n, n-10),
 			wantAs:   &VerifyError{},
-			wantHits: paths{"/a": 1},
+			wantHits: paths{"/a": testRetries + 1},
 		},
 		{
 			name:     "short: body ends early without Content-Length, retried",
@@ -227,17 +249,17 @@ func TestFetch(t *testing.T) {
 			name:     "long: Content-Length above size",
 			handlers: map[string]func(http.ResponseWriter, *http.Request, int){"/a": serve(long)},
 			urls:     []string{"/a"},
-			wantErr:  fmt.Sprintf("size mismatch: expected %d, got %d (Content-Length)", n, len(long)),
+			wantErr:  fmt.Sprintf("size mismatch: expected %d, got %d (Content-Length) (gave up after 3 attempts)", n, len(long)),
 			wantAs:   &VerifyError{},
-			wantHits: paths{"/a": 1},
+			wantHits: paths{"/a": testRetries + 1},
 		},
 		{
 			name:     "long: body without Content-Length is cut off",
 			handlers: map[string]func(http.ResponseWriter, *http.Request, int){"/a": serveChunked(long)},
 			urls:     []string{"/a"},
-			wantErr:  fmt.Sprintf("size mismatch: expected %d, got more than %d bytes", n, n),
+			wantErr:  fmt.Sprintf("size mismatch: expected %d, got more than %d bytes (gave up after 3 attempts)", n, n),
 			wantAs:   &VerifyError{},
-			wantHits: paths{"/a": 1},
+			wantHits: paths{"/a": testRetries + 1},
 		},
 		{
 			name: "404 falls back to the next URL",
@@ -442,6 +464,107 @@ func TestStallTimeout(t *testing.T) {
 	}
 	if s.hit("/a") != 2 {
 		t.Errorf("hits = %d, want 2", s.hit("/a"))
+	}
+}
+
+// trickle sends the headers, then chunk bytes of b every interval.
+func trickle(b []byte, chunk int, every time.Duration) func(http.ResponseWriter, *http.Request, int) {
+	return func(w http.ResponseWriter, r *http.Request, n int) {
+		b := b
+		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+		for len(b) > 0 {
+			k := min(chunk, len(b))
+			if _, err := w.Write(b[:k]); err != nil {
+				return
+			}
+			b = b[k:]
+			w.(http.Flusher).Flush()
+			select {
+			case <-r.Context().Done():
+				return
+			case <-time.After(every):
+			}
+		}
+	}
+}
+
+// A mirror that keeps sending a few bytes resets no stall timer; the
+// watchdog's minimum rate over a window catches it, and the overall bound
+// (Timeout) catches a download that is fine window by window but too long.
+func TestSlowDownloads(t *testing.T) {
+	size := int64(len(content))
+	tests := []struct {
+		name     string
+		h        func(http.ResponseWriter, *http.Request, int)
+		opts     Options
+		wantErr  string // "" for success
+		wantHits int
+		within   time.Duration
+	}{{
+		name:     "trickle of 20 B per 50ms",
+		h:        trickle(content, 20, 50*time.Millisecond),
+		opts:     Options{StallTimeout: 200 * time.Millisecond, MinRate: 1 << 10},
+		wantErr:  "bytes in the last 200ms, below the minimum rate of 1 KiB/s (gave up after 3 attempts)",
+		wantHits: testRetries + 1,
+		within:   3 * time.Second,
+	}, {
+		name:     "trickle once, then fast",
+		h:        firstThen(1, trickle(content, 20, 50*time.Millisecond), serve(content)),
+		opts:     Options{StallTimeout: 200 * time.Millisecond, MinRate: 1 << 10},
+		wantHits: 2,
+		within:   3 * time.Second,
+	}, {
+		name:     "slow but above the minimum rate",
+		h:        trickle(content, 16<<10, 20*time.Millisecond), // ~800 KiB/s: 140ms
+		opts:     Options{StallTimeout: 100 * time.Millisecond, MinRate: 64 << 10},
+		wantHits: 1,
+		within:   3 * time.Second,
+	}, {
+		name:     "steady but past the overall timeout",
+		h:        trickle(content, 4<<10, 20*time.Millisecond), // ~200 KiB/s: 560ms
+		opts:     Options{StallTimeout: 100 * time.Millisecond, MinRate: 1 << 10, Timeout: 150 * time.Millisecond},
+		wantErr:  "not done after 150ms (the timeout for one download) (gave up after 3 attempts)",
+		wantHits: testRetries + 1,
+		within:   3 * time.Second,
+	}, {
+		name:     "headers never come",
+		h:        func(w http.ResponseWriter, r *http.Request, n int) { <-r.Context().Done() },
+		opts:     Options{StallTimeout: 100 * time.Millisecond},
+		wantErr:  "no response for 100ms (gave up after 3 attempts)",
+		wantHits: testRetries + 1,
+		within:   3 * time.Second,
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newServer(t)
+			s.handle("/a", tt.h)
+			opts := tt.opts
+			opts.Dir, opts.Retries, opts.Backoff = t.TempDir(), testRetries, time.Millisecond
+			c, err := New(opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			it := Item{Name: "a.deb", URLs: []string{s.URL + "/a"}, Size: size, SHA256: sum(content)}
+			start := time.Now()
+			_, err = c.Fetch(t.Context(), it)
+			d := time.Since(start)
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Fatalf("Fetch: %v", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), s.URL+"/a")):
+				t.Fatalf("Fetch error %v, want one naming %s/a and saying %q", err, s.URL, tt.wantErr)
+			}
+			if d > tt.within {
+				t.Errorf("took %v, want within %v", d, tt.within)
+			}
+			if got := s.hit("/a"); got != tt.wantHits {
+				t.Errorf("hits = %d, want %d", got, tt.wantHits)
+			}
+			if tt.wantErr != "" && c.Has(it) {
+				t.Error("blob exists after failure")
+			}
+			checkClean(t, c)
+		})
 	}
 }
 
@@ -689,7 +812,8 @@ func TestFetchAllFirstErrorCancels(t *testing.T) {
 		}
 		items = append(items, Item{Name: fmt.Sprintf("f%d.deb", i), URLs: []string{s.URL + p}, Size: -1, SHA256: sum(b)})
 	}
-	c, err := New(Options{Dir: t.TempDir(), Parallel: 4})
+	// No retries: a wrong answer would be retried (with backoff) first.
+	c, err := New(Options{Dir: t.TempDir(), Parallel: 4, Retries: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,12 +13,14 @@ import (
 	neturl "net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
 // defaultClient has timeouts on each phase up to the response headers but
-// none on the body: stalls are caught by Options.StallTimeout instead, so a
-// large file on a slow link still completes.
+// none on the body: a slow body is caught by the watchdog instead, whose
+// bound grows with the file, so a large file on a slow link still
+// completes.
 func defaultClient() *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.DialContext = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
@@ -44,7 +46,14 @@ type retryable struct {
 func (r *retryable) Error() string { return r.err.Error() }
 func (r *retryable) Unwrap() error { return r.err }
 
-var errStalled = errors.New("stalled")
+// slowError is why the watchdog gave up on a request: no response, a body
+// slower than the minimum rate over a window, or an attempt past its bound.
+// It is the request context's cause, and transient.
+type slowError struct {
+	msg string
+}
+
+func (e *slowError) Error() string { return e.msg }
 
 // retry runs attempt until it succeeds, fails for good, or the retries are
 // used up. The error returned is never a *retryable, so that nested retry
@@ -97,47 +106,147 @@ func (c *Cache) delay(n int, after time.Duration) time.Duration {
 	return d
 }
 
-// response is an open HTTP response whose body reads abort the request when
-// no byte arrives for the stall timeout.
+// response is an open HTTP response whose body reads are watched: see
+// watchdog.
 type response struct {
 	*http.Response
 	url    string
 	ctx    context.Context // the request's own context
 	cancel context.CancelCauseFunc
-	timer  *time.Timer
-	stall  time.Duration
+	dog    *watchdog
 }
 
 func (r *response) Read(p []byte) (int, error) {
 	n, err := r.Body.Read(p)
-	if n > 0 {
-		r.timer.Reset(r.stall)
-	}
+	r.dog.got(n)
 	return n, err
 }
 
 func (r *response) close() {
-	r.timer.Stop()
+	r.dog.stop()
 	r.Body.Close()
 	r.cancel(nil)
 }
 
 // bodyError classifies an error reading the body: any failure of the
-// connection mid-body (unexpected EOF, reset, stall) is transient unless the
-// caller's ctx is done.
+// connection mid-body (unexpected EOF, reset, too slow) is transient
+// unless the caller's ctx is done.
 func (r *response) bodyError(parent context.Context, err error) error {
 	if parent.Err() != nil {
 		return parent.Err()
 	}
-	if errors.Is(context.Cause(r.ctx), errStalled) {
-		return &retryable{err: fmt.Errorf("GET %s: no data received for %v", r.url, r.stall)}
+	var se *slowError
+	if errors.As(context.Cause(r.ctx), &se) {
+		return &retryable{err: se}
 	}
 	return &retryable{err: fmt.Errorf("GET %s: reading body: %w", r.url, err)}
 }
 
+// watchdog bounds one request in time, so that no mirror can hold a build
+// without a message: the response headers must come within the window;
+// then every window must bring at least minRate×window body bytes (a
+// trickle of a few bytes a second resets no stall timer but fails this);
+// and the whole attempt must end within its bound (twice the window plus
+// the expected size at minRate, or Options.Timeout), whatever the pattern
+// of bytes. On any of
+// these it cancels the request with a *slowError as the cause.
+type watchdog struct {
+	url     string
+	window  time.Duration
+	minRate int64 // bytes per second
+	cancel  context.CancelCauseFunc
+
+	mu      sync.Mutex
+	body    bool  // headers received
+	n       int64 // body bytes in the current window
+	timer   *time.Timer
+	overall *time.Timer
+	stopped bool
+}
+
+// minWindowBytes is what one window must bring, at least 1 byte.
+func (w *watchdog) minWindowBytes() int64 {
+	return max(1, int64(float64(w.minRate)*w.window.Seconds()))
+}
+
+// newWatchdog starts watching a request for a body of size bytes (or at
+// most that many). bound is the overall limit; 0 derives it from size.
+func newWatchdog(url string, window time.Duration, minRate, size int64, bound time.Duration, cancel context.CancelCauseFunc) *watchdog {
+	w := &watchdog{url: url, window: window, minRate: minRate, cancel: cancel}
+	why := "the timeout for one download"
+	if bound <= 0 {
+		bound = 2*window + time.Duration(float64(max(size, 0))/float64(minRate)*float64(time.Second))
+		why = fmt.Sprintf("the bound for %d bytes: twice the %v window plus the size at %s", size, window, rate(minRate))
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.timer = time.AfterFunc(window, w.tick)
+	w.overall = time.AfterFunc(bound, func() {
+		w.cancel(&slowError{msg: fmt.Sprintf("GET %s: not done after %v (%s)", url, bound, why)})
+	})
+	return w
+}
+
+func (w *watchdog) tick() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.stopped {
+		return
+	}
+	switch {
+	case !w.body:
+		w.cancel(&slowError{msg: fmt.Sprintf("GET %s: no response for %v", w.url, w.window)})
+	case w.n < w.minWindowBytes():
+		w.cancel(&slowError{msg: fmt.Sprintf("GET %s: %d bytes in the last %v, below the minimum rate of %s",
+			w.url, w.n, w.window, rate(w.minRate))})
+	default:
+		w.n = 0
+		w.timer.Reset(w.window)
+	}
+}
+
+// headers starts the body's windows.
+func (w *watchdog) headers() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.body = true
+	w.n = 0
+	w.timer.Reset(w.window)
+}
+
+func (w *watchdog) got(n int) {
+	if n <= 0 {
+		return
+	}
+	w.mu.Lock()
+	w.n += int64(n)
+	w.mu.Unlock()
+}
+
+func (w *watchdog) stop() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.stopped = true
+	w.timer.Stop()
+	w.overall.Stop()
+}
+
+// rate formats bytes per second for messages.
+func rate(r int64) string {
+	switch {
+	case r >= 1<<20 && r%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB/s", r>>20)
+	case r >= 1<<10 && r%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB/s", r>>10)
+	}
+	return fmt.Sprintf("%d B/s", r)
+}
+
 // open sends a GET and returns the response if it is a success or a 304.
 // Other statuses become an *HTTPError (retryable for 408, 429 and 5xx).
-func (c *Cache) open(ctx context.Context, url string, hdr http.Header) (*response, error) {
+// size is the body's expected size (or its limit), for the watchdog's
+// overall bound.
+func (c *Cache) open(ctx context.Context, url string, hdr http.Header, size int64) (*response, error) {
 	rctx, cancel := context.WithCancelCause(ctx)
 	req, err := http.NewRequestWithContext(rctx, http.MethodGet, url, nil)
 	if err != nil {
@@ -148,22 +257,24 @@ func (c *Cache) open(ctx context.Context, url string, hdr http.Header) (*respons
 		req.Header[k] = v
 	}
 	req.Header.Set("User-Agent", c.userAgent)
-	timer := time.AfterFunc(c.stallTimeout, func() { cancel(errStalled) })
+	dog := newWatchdog(url, c.stallTimeout, c.minRate, size, c.timeout, cancel)
 	resp, err := c.client.Do(req)
 	if err != nil {
-		timer.Stop()
+		dog.stop()
 		cancel(nil)
+		var se *slowError
 		switch {
 		case ctx.Err() != nil:
 			return nil, ctx.Err()
-		case errors.Is(context.Cause(rctx), errStalled):
-			return nil, &retryable{err: fmt.Errorf("GET %s: no response for %v", url, c.stallTimeout)}
+		case errors.As(context.Cause(rctx), &se):
+			return nil, &retryable{err: se}
 		case permanent(err):
 			return nil, fmt.Errorf("GET %s: %w", url, unwrapURLError(err))
 		}
 		return nil, &retryable{err: fmt.Errorf("GET %s: %w", url, unwrapURLError(err))}
 	}
-	r := &response{Response: resp, url: url, ctx: rctx, cancel: cancel, timer: timer, stall: c.stallTimeout}
+	dog.headers()
+	r := &response{Response: resp, url: url, ctx: rctx, cancel: cancel, dog: dog}
 	if resp.StatusCode/100 == 2 || resp.StatusCode == http.StatusNotModified {
 		return r, nil
 	}

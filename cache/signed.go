@@ -114,7 +114,7 @@ func (c *Cache) FetchBytes(ctx context.Context, url string) ([]byte, error) {
 // getSmall reads a whole body of at most MaxMetaSize bytes, with retries.
 func (c *Cache) getSmall(ctx context.Context, url string, hdr http.Header) (body []byte, meta signedMeta, notModified bool, err error) {
 	err = c.retry(ctx, url, func(ctx context.Context) error {
-		resp, err := c.open(ctx, url, hdr)
+		resp, err := c.open(ctx, url, hdr, c.maxMetaSize)
 		if err != nil {
 			return err
 		}

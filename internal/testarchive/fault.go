@@ -167,6 +167,46 @@ func Delay(pattern string, d time.Duration) Fault {
 	}
 }
 
+// Trickle answers requests matching pattern with the real headers (full
+// Content-Length) and then only n bytes of the body every interval, as a
+// mirror that is alive but useless: no stall timer that waits for silence
+// ever fires. It stops when the body is sent or the client gives up.
+func Trickle(pattern string, n int, every time.Duration) Fault {
+	return func(w http.ResponseWriter, r *http.Request, next http.Handler) bool {
+		if !Fires(r, pattern) {
+			return false
+		}
+		rec := record(next, r)
+		body := rec.Body.Bytes()
+		copyHeader(w, rec)
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		w.WriteHeader(rec.Code)
+		if r.Method == http.MethodHead {
+			return true
+		}
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for len(body) > 0 {
+			k := min(max(n, 1), len(body))
+			if _, err := w.Write(body[:k]); err != nil {
+				return true
+			}
+			body = body[k:]
+			if f, ok := w.(http.Flusher); ok {
+				f.Flush()
+			}
+			select {
+			case <-t.C:
+			case <-r.Context().Done():
+				return true
+			case <-infoOf(r).done:
+				return true
+			}
+		}
+		return true
+	}
+}
+
 // Hang never answers requests matching pattern: the request waits until
 // the client gives up (or the test ends). For timeout and cancellation
 // tests.

@@ -262,6 +262,20 @@ func TestFaults(t *testing.T) {
 			t.Errorf("err %v", err)
 		}
 	})
+	t.Run("Trickle", func(t *testing.T) {
+		s.Inject(Trickle("InRelease", 100, 5*time.Millisecond))
+		defer s.ClearFaults()
+		want, _ := os.ReadFile(filepath.Join(s.Dir, "dists/stable/InRelease"))
+		start := time.Now()
+		resp, body := mustGet(t, s, "dists/stable/InRelease")
+		// Slow, but whole and with the real length.
+		if !bytes.Equal(body, want) || resp.ContentLength != int64(len(want)) {
+			t.Errorf("%d of %d bytes, Content-Length %d", len(body), len(want), resp.ContentLength)
+		}
+		if d, min := time.Since(start), time.Duration(len(want)/100-1)*5*time.Millisecond; d < min {
+			t.Errorf("took %v, want at least %v", d, min)
+		}
+	})
 	t.Run("Redirect", func(t *testing.T) {
 		s.Inject(Redirect("/dists/stable/InRelease", s.URL+"/dists/bookworm/InRelease"))
 		defer s.ClearFaults()
