@@ -73,6 +73,11 @@ func Resolve(ctx context.Context, c *cache.Cache, cfg Config) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Local .debs first: a bad path fails before anything is fetched.
+	local, include, err := localDebs(cfg.Include, cfg.Architectures)
+	if err != nil {
+		return nil, err
+	}
 	p := &Plan{Release: rel, Architecture: cfg.Architectures[0], Foreign: cfg.Architectures[1:], Entries: entries}
 
 	var keys openpgp.EntityList
@@ -177,13 +182,14 @@ func Resolve(ctx context.Context, c *cache.Cache, cfg Config) (*Plan, error) {
 	for _, pkgs := range all {
 		candidates = append(candidates, pkgs...)
 	}
+	candidates = append(candidates, local...)
 	p.Candidates = len(candidates)
 	log.Debug("indexes read", "stanzas", len(candidates))
 
 	res, err := resolve.Resolve(ctx, resolve.Request{
 		Packages:     candidates,
 		Variant:      cfg.Variant,
-		Include:      cfg.Include,
+		Include:      include,
 		Architecture: cfg.Architectures[0],
 		Foreign:      cfg.Architectures[1:],
 		Recommends:   cfg.Recommends,

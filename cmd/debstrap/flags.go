@@ -25,6 +25,14 @@ type listFlag []string
 
 func (l *listFlag) String() string { return strings.Join(*l, ",") }
 func (l *listFlag) Set(s string) error {
+	// mmdebstrap keeps a path or an apt pattern whole: it may hold commas
+	// or spaces ("./debs/my pkg.deb").
+	for _, p := range []string{"/", "./", "../", "?", "!", "~", "("} {
+		if strings.HasPrefix(s, p) {
+			*l = append(*l, s)
+			return nil
+		}
+	}
 	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' }) {
 		*l = append(*l, f)
 	}
