@@ -183,7 +183,7 @@ func Run(ctx context.Context, c *cache.Cache, cfg BuildConfig) (*Result, error) 
 
 	b.Order = UnpackOrder(plan.Packages)
 	done = phase("unpack", len(b.Order))
-	units, err := unpackAll(ctx, st, b.Order, b.Debs, readOptions{payloads: newPayloads(c, log), xzCommand: cfg.XZCommand, native: plan.Architecture}, unpackWorkers(), log, cfg.Step)
+	units, err := unpackAll(ctx, st, b.Order, b.Debs, readOptions{payloads: newPayloads(c, log), xzCommand: cfg.XZCommand, cache: c, log: log, native: plan.Architecture}, unpackWorkers(), log, cfg.Step)
 	if err != nil {
 		return nil, err
 	}

@@ -2,16 +2,22 @@ package bootstrap
 
 import (
 	"archive/tar"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/debstrap/debstrap/apt"
 	"github.com/debstrap/debstrap/cache"
 	"github.com/debstrap/debstrap/deb"
 )
@@ -24,13 +30,20 @@ import (
 // the largest cost of a warm build (deb's BenchmarkPayload
 // compares the two forms). zstd at its fastest level costs little to
 // write during the first unpack and decodes several times faster.
-const payloadKind = "data.tar.zst-1"
+//
+// -2: the cache frames every derived file with a header binding it to its
+// .deb's SHA256 and its own digest (cache.OpenDerived); -1 files had none.
+const payloadKind = "data.tar.zst-2"
 
 // controlKind names the derived file holding a .deb's control member
 // decompressed (a few kB, kept as it is). With it and the payload a warm
 // build does not open the .deb: decoding even a small xz member costs the
 // Go decoder an 8 MiB dictionary.
-const controlKind = "control.tar-1"
+const controlKind = "control.tar-2"
+
+// retiredKinds are earlier forms of the stored members, which could not
+// prove what they are: never read, removed on sight.
+var retiredKinds = [...]string{"data.tar.zst-1", "control.tar-1"}
 
 // maxPayloadTail bounds what may follow the tar archive's end in a stored
 // payload, as deb bounds it in the member itself.
@@ -48,6 +61,13 @@ type payloads struct {
 func newPayloads(c *cache.Cache, log *slog.Logger) *payloads {
 	if c == nil {
 		return nil
+	}
+	for _, k := range retiredKinds {
+		if had, err := c.RemoveDerivedKind(k); err != nil {
+			log.Warn("cannot remove an old form of stored members", "kind", k, "err", err)
+		} else if had {
+			log.Info("removed an old form of stored members from the cache", "kind", k)
+		}
 	}
 	return &payloads{c: c, log: log}
 }
@@ -71,18 +91,23 @@ func (p *payloads) open(sha256 string) *payloadReader {
 	}
 	if err != nil {
 		f.Close()
-		p.log.Debug("stored payload unusable", "sha256", sha256, "err", err)
+		p.drop(payloadKind, sha256, err)
 		return nil
 	}
 	return &payloadReader{p: p, f: f, zr: zr, tr: tar.NewReader(zr)}
 }
 
 // openFile opens a stored file of kind, or returns nil if there is none
-// or it cannot be opened.
-func (p *payloads) openFile(kind, sha256 string) *os.File {
+// or it cannot be opened; one that does not prove to be this .deb's
+// (cache.DerivedError) is removed.
+func (p *payloads) openFile(kind, sha256 string) *cache.DerivedReader {
 	f, err := p.c.OpenDerived(kind, sha256)
 	if err != nil {
-		if !errors.Is(err, fs.ErrNotExist) {
+		var de *cache.DerivedError
+		switch {
+		case errors.As(err, &de):
+			p.drop(kind, sha256, err)
+		case !errors.Is(err, fs.ErrNotExist):
 			p.log.Debug("stored file unusable", "kind", kind, "sha256", sha256, "err", err)
 		}
 		return nil
@@ -103,6 +128,10 @@ func (p *payloads) control(sha256, name string) *deb.Control {
 	}
 	defer f.Close()
 	c, err := deb.ParseControlArchive(f)
+	if err == nil {
+		// Nothing parsed is used before the whole file matched its digest.
+		err = f.Finish()
+	}
 	if err == nil && c.Get("Package") != name {
 		err = fmt.Errorf("it says Package %q, not %q", c.Get("Package"), name)
 	}
@@ -225,7 +254,7 @@ func (s *softWriter) Write(b []byte) (int, error) {
 // to one of the unpack it feeds).
 type payloadReader struct {
 	p   *payloads
-	f   *os.File
+	f   *cache.DerivedReader
 	zr  *zstd.Decoder
 	tr  *tar.Reader
 	err error
@@ -243,13 +272,43 @@ func (r *payloadReader) Next() (*tar.Header, error) {
 			err = cerr
 		case n > maxPayloadTail:
 			err = fmt.Errorf("more than %d bytes after the end of the tar archive", maxPayloadTail)
+		default:
+			// The end of the tar stream is not the end of the proof: the
+			// whole file must match its digest before the unpack it fed
+			// may be committed.
+			err = r.f.Finish()
+		}
+		if err == nil {
+			err = io.EOF
 		}
 	}
 	if err != nil && err != io.EOF {
-		r.err = fmt.Errorf("stored payload %s: %w", r.f.Name(), err)
+		r.fail(err)
 		return nil, r.err
 	}
 	return h, err
+}
+
+// fail keeps err as the payload's own, naming the file once.
+func (r *payloadReader) fail(err error) {
+	var de *cache.DerivedError
+	if errors.As(err, &de) {
+		r.err = err
+		return
+	}
+	r.err = fmt.Errorf("stored payload %s: %w", r.f.Name(), err)
+}
+
+// verify reads the rest of the stored file, after an unpack from it
+// failed, and keeps an error if it does not match its digest: damage can
+// look like a bad package (a strange path, a conflict), and only an intact
+// payload may put the blame on the package.
+func (r *payloadReader) verify() {
+	if r.err == nil {
+		if err := r.f.Finish(); err != nil {
+			r.fail(err)
+		}
+	}
 }
 
 func (r *payloadReader) Read(b []byte) (int, error) {
@@ -258,7 +317,7 @@ func (r *payloadReader) Read(b []byte) (int, error) {
 	}
 	n, err := r.tr.Read(b)
 	if err != nil && err != io.EOF {
-		r.err = fmt.Errorf("stored payload %s: %w", r.f.Name(), err)
+		r.fail(err)
 		return n, r.err
 	}
 	return n, err
@@ -267,4 +326,75 @@ func (r *payloadReader) Read(b []byte) (int, error) {
 func (r *payloadReader) close() {
 	r.p.dec.Put(r.zr)
 	r.f.Close()
+}
+
+// debReader reads a cached .deb, hashing and counting every byte, so that
+// what is unpacked from it (and stored from it) is known to be the blob its
+// index names and not a copy damaged on disk since it was verified.
+type debReader struct {
+	f    *os.File
+	h    hash.Hash
+	n    int64
+	path string
+}
+
+func openDeb(path string) (*debReader, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	return &debReader{f: f, h: sha256.New(), path: path}, nil
+}
+
+func (r *debReader) Read(b []byte) (int, error) {
+	n, err := r.f.Read(b)
+	r.h.Write(b[:n])
+	r.n += int64(n)
+	return n, err
+}
+
+// check reads what is left of the file and compares it with what the
+// index promised. Nothing read from the .deb may be kept unless it
+// returns nil. The error is a *damagedDeb if the file is not that blob.
+func (r *debReader) check(p *apt.Package) error {
+	if _, err := io.Copy(io.Discard, r); err != nil {
+		return fmt.Errorf("%s: %w", r.path, err)
+	}
+	got := hex.EncodeToString(r.h.Sum(nil))
+	if got != strings.ToLower(p.SHA256) || (p.Size > 0 && r.n != p.Size) {
+		return &damagedDeb{path: r.path, pkg: p.Name, wantSHA: p.SHA256, gotSHA: got, wantSize: p.Size, gotSize: r.n}
+	}
+	return nil
+}
+
+func (r *debReader) close() { r.f.Close() }
+
+// damagedDeb is a cached .deb that no longer matches its index: the cache
+// is to blame, not the package, and the .deb is fetched again.
+type damagedDeb struct {
+	path, pkg, wantSHA, gotSHA string
+	wantSize, gotSize          int64
+	cause                      error // what reading it ran into, if anything
+}
+
+func (e *damagedDeb) Error() string {
+	s := fmt.Sprintf("cached %s of %s is damaged: expected SHA256 %s (%d bytes), got %s (%d bytes)",
+		e.path, e.pkg, e.wantSHA, e.wantSize, e.gotSHA, e.gotSize)
+	if e.cause != nil {
+		s += " (reading it: " + e.cause.Error() + ")"
+	}
+	return s
+}
+
+// refetch replaces a damaged cached .deb: Verify re-hashes it under the
+// blob's lock and removes it (unless another build already replaced it),
+// and Fetch downloads and verifies it again.
+func refetch(ctx context.Context, c *cache.Cache, p *apt.Package) (string, error) {
+	if err := c.Verify(p.SHA256); err != nil {
+		var ve *cache.VerifyError
+		if !errors.As(err, &ve) && !errors.Is(err, fs.ErrNotExist) {
+			return "", err
+		}
+	}
+	return c.Fetch(ctx, cache.Item{Name: DebName(p), URLs: []string{p.URL()}, Size: p.Size, SHA256: p.SHA256})
 }

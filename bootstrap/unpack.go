@@ -3,12 +3,14 @@ package bootstrap
 import (
 	"archive/tar"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
 
 	"github.com/debstrap/debstrap/apt"
+	"github.com/debstrap/debstrap/cache"
 	"github.com/debstrap/debstrap/deb"
 	"github.com/debstrap/debstrap/dpkg"
 	"github.com/debstrap/debstrap/resolve"
@@ -130,7 +132,7 @@ func unpackAll(ctx context.Context, st *rootfs.Stage, pkgs []*apt.Package, debs 
 					return
 				}
 				defer func() { <-sem }()
-				j.control, j.types, j.order, j.prep, j.err = prepare(st, p, debs[p], ro)
+				j.control, j.types, j.order, j.prep, j.err = prepare(ctx, st, p, debs[p], ro)
 			}()
 		}
 	}()
@@ -176,13 +178,52 @@ func unpackAll(ctx context.Context, st *rootfs.Stage, pkgs []*apt.Package, debs 
 	return out, nil
 }
 
-// prepare opens one .deb, reads its control member and stages its data.
-// It records each entry's name and type as it passes, for dpkg's lists.
+// prepare stages one package's data and returns its control: from what an
+// earlier build stored decompressed when both its members are there and
+// prove intact, else from the .deb. It records each entry's name and type
+// as it passes, for dpkg's lists.
+func prepare(ctx context.Context, st *rootfs.Stage, p *apt.Package, path string, ro readOptions) (*deb.Control, map[string]byte, []string, *rootfs.Prepared, error) {
+	pl := ro.payloads
+	if ctrl := pl.control(p.SHA256, p.Name); ctrl != nil {
+		if pr := pl.open(p.SHA256); pr != nil {
+			rec := &recorder{r: pr, types: map[string]byte{}}
+			prep, err := st.Prepare(stageName(p, ro.native), rec)
+			if err != nil {
+				pr.verify()
+			}
+			pr.close()
+			switch {
+			case err == nil:
+				return ctrl, rec.types, rec.order, prep, nil
+			case pr.err == nil:
+				return nil, nil, nil, nil, err
+			}
+			// Start over from the .deb, which stores both again.
+			pl.drop(payloadKind, p.SHA256, pr.err)
+		}
+	}
+	ctrl, types, order, prep, err := prepareDeb(st, p, path, ro)
+	var dd *damagedDeb
+	if !errors.As(err, &dd) || ro.cache == nil {
+		return ctrl, types, order, prep, err
+	}
+	// The cached .deb is not the verified blob any more (disk damage, a
+	// hand edit): fetch it again, once, rather than fail every build.
+	ro.log.Warn("cached .deb is damaged; fetching it again", "package", p.Name, "err", err)
+	path, ferr := refetch(ctx, ro.cache, p)
+	if ferr != nil {
+		return nil, nil, nil, nil, fmt.Errorf("%w; fetching it again: %w", err, ferr)
+	}
+	return prepareDeb(st, p, path, ro)
+}
+
 // readOptions say how .debs are read.
 type readOptions struct {
-	payloads  *payloads // stored decompressed data members; nil: none
-	xzCommand string    // see deb.Reader.UseXZCommand
-	native    string    // the root's architecture; see stageName
+	payloads  *payloads    // stored decompressed data members; nil: none
+	xzCommand string       // see deb.Reader.UseXZCommand
+	cache     *cache.Cache // fetches a damaged cached .deb again; nil: no second try
+	log       *slog.Logger // with cache
+	native    string       // the root's architecture; see stageName
 }
 
 // stageName is the name a package is unpacked under: its own, or
@@ -195,71 +236,68 @@ func stageName(p *apt.Package, native string) string {
 	return p.Name + ":" + p.Architecture
 }
 
-func prepare(st *rootfs.Stage, p *apt.Package, path string, ro readOptions) (*deb.Control, map[string]byte, []string, *rootfs.Prepared, error) {
+// prepareDeb stages the package from its .deb, storing both members
+// decompressed for later builds. Every byte of the .deb is hashed on the
+// way: nothing unpacked or stored from it is kept unless the whole file is
+// the blob the index names (a *damagedDeb error if not).
+func prepareDeb(st *rootfs.Stage, p *apt.Package, path string, ro readOptions) (*deb.Control, map[string]byte, []string, *rootfs.Prepared, error) {
 	pl := ro.payloads
-	// What an earlier build stored decompressed spares reading the .deb:
-	// its control member, its data member, or both. If the data turns
-	// out damaged, start over from the .deb.
-	ctrl := pl.control(p.SHA256, p.Name)
+	f, err := openDeb(path)
+	if err != nil {
+		return nil, nil, nil, nil, fmt.Errorf("%s: %w", p.Name, err)
+	}
+	defer f.close()
 	var d *deb.Reader
-	openDeb := func() error {
-		var err error
-		if d, err = deb.Open(path); err != nil {
-			return fmt.Errorf("%s: %w", p.Name, err)
+	var finishes []func(bool)
+	// fail blames the cached file rather than the package if it is not
+	// the blob any more: damage shows first as a decoder or format error.
+	fail := func(err error) (*deb.Control, map[string]byte, []string, *rootfs.Prepared, error) {
+		for _, fin := range finishes {
+			fin(false)
 		}
-		storeControl := pl.storeControl(d, p.SHA256)
-		c, err := d.Control()
-		storeControl(err == nil)
-		if err != nil {
-			return err
-		}
-		if got := c.Get("Package"); got != p.Name {
-			return fmt.Errorf("%s: the .deb's control file says Package %q, the index %q", path, got, p.Name)
-		}
-		ctrl = c
-		return nil
-	}
-	defer func() {
 		if d != nil {
-			d.Close()
+			d.Close() // stops an xz command, so nothing else reads f
 		}
-	}()
-	if ctrl == nil {
-		if err := openDeb(); err != nil {
-			return nil, nil, nil, nil, err
+		if cerr := f.check(p); cerr != nil {
+			var dd *damagedDeb
+			if errors.As(cerr, &dd) {
+				dd.cause = err
+			}
+			return nil, nil, nil, nil, cerr
 		}
+		return nil, nil, nil, nil, err
 	}
-	if pr := pl.open(p.SHA256); pr != nil {
-		rec := &recorder{r: pr, types: map[string]byte{}}
-		prep, err := st.Prepare(stageName(p, ro.native), rec)
-		pr.close()
-		switch {
-		case err == nil:
-			return ctrl, rec.types, rec.order, prep, nil
-		case pr.err == nil:
-			return nil, nil, nil, nil, err
-		}
-		pl.drop(payloadKind, p.SHA256, pr.err)
+	if d, err = deb.NewReader(f, path); err != nil {
+		return fail(fmt.Errorf("%s: %w", p.Name, err))
 	}
-	if d == nil {
-		if err := openDeb(); err != nil {
-			return nil, nil, nil, nil, err
-		}
+	defer d.Close()
+	finishes = append(finishes, pl.storeControl(d, p.SHA256))
+	c, err := d.Control()
+	if err != nil {
+		return fail(err)
 	}
-	finish := pl.store(d, p.SHA256)
+	if got := c.Get("Package"); got != p.Name {
+		return fail(fmt.Errorf("%s: the .deb's control file says Package %q, the index %q", path, got, p.Name))
+	}
+	finishes = append(finishes, pl.store(d, p.SHA256))
 	d.UseXZCommand(ro.xzCommand)
 	data, err := d.Data()
 	if err != nil {
-		finish(false)
-		return nil, nil, nil, nil, err
+		return fail(err)
 	}
 	rec := &recorder{r: data, types: map[string]byte{}}
 	prep, err := st.Prepare(stageName(p, ro.native), rec)
-	finish(err == nil)
 	if err != nil {
-		return nil, nil, nil, nil, err
+		return fail(err)
 	}
-	return ctrl, rec.types, rec.order, prep, nil
+	if err := f.check(p); err != nil {
+		prep.Discard()
+		return fail(err)
+	}
+	for _, fin := range finishes {
+		fin(true)
+	}
+	return c, rec.types, rec.order, prep, nil
 }
 
 // recorder passes a tar stream through, noting entry names and types.
