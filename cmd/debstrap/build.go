@@ -8,10 +8,12 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"strings"
 	"time"
 
 	"github.com/debstrap/debstrap/bootstrap"
 	"github.com/debstrap/debstrap/configure"
+	"github.com/debstrap/debstrap/export"
 )
 
 const buildHelp = `Usage: debstrap build [flags] SUITE TARGET [MIRROR...]
@@ -59,11 +61,11 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.SetOutput(stderr)
 	var c common
 	c.register(fs)
-	mode := fs.String("mode", "auto", "how to configure packages: auto, root, unshare, extract")
-	format := fs.String("format", "", "output format: dir, tar, tar.gz, tar.xz, tar.zst, oci, oci-archive, docker-archive (default: from TARGET)")
+	mode := fs.String("mode", "auto", "how to configure packages: "+strings.Join(modes, ", "))
+	format := fs.String("format", "", "output format: "+formatList()+" (default: from TARGET)")
 	var nf nativeFlags
 	nf.register(fs)
-	pos, err := parse(fs, args, 2, buildHelp)
+	pos, err := parse(fs, args, []string{"SUITE", "TARGET"}, buildHelp, stdout)
 	if err != nil {
 		return err
 	}
@@ -191,4 +193,13 @@ func xzCommand(env string, log *slog.Logger) string {
 		return p
 	}
 	return env
+}
+
+// formatList is export.Formats, for --format's help.
+func formatList() string {
+	var s []string
+	for _, f := range export.Formats {
+		s = append(s, string(f))
+	}
+	return strings.Join(s, ", ")
 }

@@ -78,7 +78,7 @@ func runDiff(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	ignoreFile := fs.String("ignore-file", "", "read more --ignore globs from this file, one a line (# starts a comment)")
 	fs.Var(&categories, "ignore-category", "do not report these categories (comma-separated; repeatable), e.g. owner")
 	summary := fs.Bool("summary", false, "print only the count per category")
-	pos, err := parse(fs, args, 2, diffHelp)
+	pos, err := parse(fs, args, []string{"A", "B"}, diffHelp, stdout)
 	if err != nil {
 		return err
 	}
@@ -156,7 +156,7 @@ func readGlobs(name string) ([]string, error) {
 func runManifest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("manifest", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	pos, err := parse(fs, args, 1, manifestHelp)
+	pos, err := parse(fs, args, []string{"IMAGE"}, manifestHelp, stdout)
 	if err != nil {
 		return err
 	}

@@ -30,7 +30,7 @@ func runDownload(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.SetOutput(stderr)
 	var c common
 	c.register(fs)
-	pos, err := parse(fs, args, 2, downloadHelp)
+	pos, err := parse(fs, args, []string{"SUITE", "DIR"}, downloadHelp, stdout)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"regexp"
 	"runtime/debug"
 	"strings"
 
@@ -116,19 +117,22 @@ func (c *common) cache(stderr io.Writer, log *slog.Logger) (*cache.Cache, error)
 }
 
 // parse parses flags and positional arguments in any order, as mmdebstrap
-// accepts them, and checks the count of positional arguments.
-func parse(fs *flag.FlagSet, args []string, minArgs int, help string) ([]string, error) {
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), help, "\nFlags:\n")
-		fs.PrintDefaults()
-	}
+// accepts them, and checks that the positional arguments named in need are
+// there. --help (-h) prints help and the flags to stdout; a flag error is
+// one line (usageError), never the whole help.
+func parse(fs *flag.FlagSet, args []string, need []string, help string, stdout io.Writer) ([]string, error) {
+	fs.Usage = func() {}
+	fs.SetOutput(io.Discard)
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
+				fs.SetOutput(stdout)
+				fmt.Fprint(stdout, help, "\nFlags:\n")
+				fs.PrintDefaults()
 				return nil, errHelp
 			}
-			return nil, usageError{err}
+			return nil, usageError{flagError(err)}
 		}
 		args = fs.Args()
 		if len(args) == 0 {
@@ -141,10 +145,38 @@ func parse(fs *flag.FlagSet, args []string, minArgs int, help string) ([]string,
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
-	if len(pos) < minArgs {
-		return nil, usageError{fmt.Errorf("want at least %d arguments, got %d", minArgs, len(pos))}
+	if len(pos) < len(need) {
+		return nil, usageError{fmt.Errorf("missing %s", strings.Join(need[len(pos):], " and "))}
 	}
 	return pos, nil
+}
+
+var (
+	undefinedRE = regexp.MustCompile(`^flag provided but not defined: -+(.*)$`)
+	noValueRE   = regexp.MustCompile(`^flag needs an argument: -+(.*)$`)
+	badValueRE  = regexp.MustCompile(`^invalid (?:boolean )?value (".*") for (?:flag )?-+([^:]*): (.*)$`)
+)
+
+// flagError rewords the flag package's errors with flags spelled --name.
+func flagError(err error) error {
+	s := err.Error()
+	if m := undefinedRE.FindStringSubmatch(s); m != nil {
+		return fmt.Errorf("unknown flag %s", dashes(m[1]))
+	}
+	if m := noValueRE.FindStringSubmatch(s); m != nil {
+		return fmt.Errorf("flag %s needs a value", dashes(m[1]))
+	}
+	if m := badValueRE.FindStringSubmatch(s); m != nil {
+		return fmt.Errorf("%s=%s: %s", dashes(m[2]), strings.Trim(m[1], `"`), m[3])
+	}
+	return err
+}
+
+func dashes(name string) string {
+	if len(name) == 1 {
+		return "-" + name
+	}
+	return "--" + name
 }
 
 func version() string {

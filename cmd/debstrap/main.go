@@ -37,7 +37,7 @@ Examples:
       "deb http://MIRROR/ubuntu noble-updates main universe"
   debstrap download --variant=minbase bookworm ./debs
 
-Run 'debstrap COMMAND --help' for a command's flags.
+Run 'debstrap COMMAND --help' or 'debstrap help COMMAND' for a command's flags.
 `
 
 func main() {
@@ -143,10 +143,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "debstrap", version())
 		return 0
 	case "help", "-h", "--help":
+		if len(rest) > 0 && cmd == "help" {
+			// debstrap help SUBCMD is SUBCMD --help.
+			switch rest[0] {
+			case "resolve", "download", "build", "diff", "manifest":
+				return run(ctx, []string{rest[0], "--help"}, stdout, stderr)
+			case "version", "help":
+				fmt.Fprint(stdout, usage)
+				return 0
+			}
+			fmt.Fprintf(stderr, "debstrap help: unknown command %q; see 'debstrap --help'\n", rest[0])
+			return 2
+		}
 		fmt.Fprint(stdout, usage)
 		return 0
 	default:
-		fmt.Fprintf(stderr, "debstrap: unknown command %q\n\n%s", cmd, usage)
+		fmt.Fprintf(stderr, "debstrap: unknown command %q; see 'debstrap --help'\n", cmd)
 		return 2
 	}
 	var ue usageError
@@ -157,7 +169,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case errors.Is(err, errHelp):
 		return 0
 	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "debstrap %s: %v\nRun 'debstrap %s --help' for usage.\n", cmd, err, cmd)
+		fmt.Fprintf(stderr, "debstrap %s: %v; see 'debstrap %s --help'\n", cmd, err, cmd)
 		return 2
 	case ctx.Err() != nil:
 		var se signalError

@@ -114,28 +114,29 @@ func TestUsage(t *testing.T) {
 		stdout, stderr []string
 	}{
 		{"no args", nil, 2, nil, []string{"Usage:", "debstrap build", "debstrap resolve"}},
-		{"unknown command", []string{"frobnicate"}, 2, nil, []string{`unknown command "frobnicate"`, "Usage:"}},
+		{"unknown command", []string{"frobnicate"}, 2, nil, []string{`unknown command "frobnicate"; see 'debstrap --help'`}},
 		{"help", []string{"help"}, 0, []string{"Usage:", "debstrap build"}, nil},
 		{"--help", []string{"--help"}, 0, []string{"Usage:"}, nil},
 		{"-h", []string{"-h"}, 0, []string{"Usage:"}, nil},
 		{"version", []string{"version"}, 0, []string{"debstrap "}, nil},
 		{"resolve without suite", []string{"resolve"}, 2, nil,
-			[]string{"debstrap resolve: want at least 1 arguments, got 0", "Run 'debstrap resolve --help'"}},
+			[]string{"debstrap resolve: missing SUITE; see 'debstrap resolve --help'"}},
 		{"download with one arg", []string{"download", "stable"}, 2, nil,
-			[]string{"want at least 2 arguments, got 1", "'debstrap download --help'"}},
+			[]string{"missing DIR", "'debstrap download --help'"}},
 		{"build with one arg", []string{"build", "stable"}, 2, nil,
-			[]string{"debstrap build: want at least 2 arguments, got 1", "Run 'debstrap build --help' for usage."}},
+			[]string{"debstrap build: missing TARGET; see 'debstrap build --help'"}},
 		{"build with one arg after flags", []string{"build", "--variant=minbase", "stable"}, 2, nil,
-			[]string{"want at least 2 arguments, got 1"}},
+			[]string{"missing TARGET"}},
 		{"bad --output", []string{"resolve", "--output=yaml", "stable"}, 2, nil,
 			[]string{`--output must be text or json, not "yaml"`}},
 		{"unknown flag", []string{"resolve", "--frobnicate", "stable"}, 2, nil,
-			[]string{"flag provided but not defined: -frobnicate"}},
+			[]string{"debstrap resolve: unknown flag --frobnicate; see 'debstrap resolve --help'"}},
 		{"flag without value", []string{"build", "stable", "x.tar", "--variant"}, 2, nil,
-			[]string{"flag needs an argument"}},
+			[]string{"flag --variant needs a value"}},
 		{"bad --mode", []string{"build", "--mode=bogus", "stable", "x.tar"}, 2, nil,
 			[]string{"--mode=bogus"}},
-		{"diff with one image", []string{"diff", "a.tar"}, 2, nil, nil},
+		{"diff with one image", []string{"diff", "a.tar"}, 2, nil, []string{"missing B"}},
+		{"help unknown", []string{"help", "frobnicate"}, 2, nil, []string{`unknown command "frobnicate"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -144,6 +145,10 @@ func TestUsage(t *testing.T) {
 			want(t, r, tt.code, tt.stdout, tt.stderr)
 			if tt.code == 2 && r.stdout != "" {
 				t.Errorf("usage error printed to stdout:\n%s", r)
+			}
+			// A usage error is one line, not the help.
+			if tt.code == 2 && tt.args != nil && strings.Count(r.stderr, "\n") != 1 {
+				t.Errorf("usage error is not one line:\n%s", r)
 			}
 			if names := listDir(t, "."); len(names) != 0 {
 				t.Errorf("a usage error left files behind: %v", names)
@@ -170,13 +175,20 @@ func TestCommandHelp(t *testing.T) {
 		{"diff", "Usage: debstrap diff [flags] A B", nil},
 		{"manifest", "Usage: debstrap manifest IMAGE", nil},
 	} {
-		for _, h := range []string{"--help", "-h"} {
+		for _, h := range []string{"--help", "-h", "help"} {
 			t.Run(tt.cmd+h, func(t *testing.T) {
-				r := cli(t.Context(), tt.cmd, h)
+				args := []string{tt.cmd, h}
+				if h == "help" {
+					args = []string{"help", tt.cmd}
+				}
+				r := cli(t.Context(), args...)
 				if r.code != 0 {
 					t.Fatalf("exit status %d, want 0\n%s", r.code, r)
 				}
-				out := r.stdout + r.stderr
+				if r.stderr != "" {
+					t.Errorf("help printed to stderr:\n%s", r)
+				}
+				out := r.stdout
 				if !strings.Contains(out, tt.usage) {
 					t.Errorf("output lacks %q\n%s", tt.usage, r)
 				}
@@ -186,6 +198,21 @@ func TestCommandHelp(t *testing.T) {
 					}
 				}
 			})
+		}
+	}
+}
+
+// TestHelpLists: build's help names every mode and format the code knows.
+func TestHelpLists(t *testing.T) {
+	r := cli(t.Context(), "build", "--help")
+	for _, m := range modes {
+		if !strings.Contains(r.stdout, "  "+m+" ") || !strings.Contains(r.stdout, m+",") && !strings.Contains(r.stdout, ", "+m) {
+			t.Errorf("build --help does not list mode %s\n%s", m, r)
+		}
+	}
+	for _, f := range []string{"dir", "tar.zst", "oci-archive", "docker-archive"} {
+		if !strings.Contains(r.stdout, f) {
+			t.Errorf("build --help does not list format %s", f)
 		}
 	}
 }

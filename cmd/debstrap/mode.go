@@ -7,10 +7,10 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
-	"path/filepath"
 
 	"github.com/debstrap/debstrap/bootstrap"
 	"github.com/debstrap/debstrap/configure"

@@ -30,7 +30,7 @@ func runResolve(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	c.register(fs)
 	output := fs.String("output", "text", "output format: text or json")
 	download := fs.String("download", "", "also download the .debs into this directory")
-	pos, err := parse(fs, args, 1, resolveHelp)
+	pos, err := parse(fs, args, []string{"SUITE"}, resolveHelp, stdout)
 	if err != nil {
 		return err
 	}
