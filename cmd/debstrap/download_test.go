@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 	"testing"
 
 	"github.com/debstrap/debstrap/internal/testarchive"
@@ -148,5 +149,30 @@ func TestDownloadTampered(t *testing.T) {
 	want(t, r, 0, nil, nil)
 	if b, err := os.ReadFile(filepath.Join(dir, "mawk_1.3.4.20200120-3.1_amd64.deb")); err != nil || !bytes.Equal(b, poolBytes) {
 		t.Errorf("mawk after the retry: %v", err)
+	}
+}
+
+// TestDownloadWatchdogFlags: --download-stall-timeout and
+// --download-min-rate reach the cache's watchdog (a trickling mirror fails
+// fast, naming the rate), and a bad value is a usage error naming the flag.
+func TestDownloadWatchdogFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"--download-timeout=0s"}, {"--download-timeout=soon"},
+		{"--download-stall-timeout=-1s"}, {"--download-min-rate=0"}, {"--download-min-rate=fast"},
+	} {
+		r := cli(t.Context(), append([]string{"download"}, append(args, "stable", t.TempDir())...)...)
+		name, _, _ := strings.Cut(args[0], "=")
+		want(t, r, 2, nil, []string{name + "=", "see 'debstrap download --help'"})
+	}
+	h := newHarness(t, testarchive.Minimal())
+	h.srv.Inject(testarchive.Trickle("*.deb", 16, 20*time.Millisecond))
+	start := time.Now()
+	r := h.run(t.Context(), "download", "--download-stall-timeout=200ms", "--download-min-rate=1M",
+		"stable", t.TempDir(), h.srv.URL)
+	if r.code != 1 || !strings.Contains(r.stderr, ".deb") {
+		t.Fatalf("want a failed download naming the .deb\n%s", r)
+	}
+	if d := time.Since(start); d > 30*time.Second {
+		t.Errorf("took %v: the flags did not reach the watchdog", d)
 	}
 }

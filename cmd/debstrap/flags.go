@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"runtime/debug"
 	"strings"
+	"time"
 
 	"github.com/debstrap/debstrap/bootstrap"
 	"github.com/debstrap/debstrap/cache"
@@ -53,6 +54,10 @@ type common struct {
 	quiet         bool
 	verbose       bool
 
+	// Download watchdog (cache.Options).
+	dlTimeout, dlStall durationFlag
+	dlMinRate          sizeFlag
+
 	bar *progress.Bar // nil-safe; drawn only on a terminal
 }
 
@@ -69,6 +74,35 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.quiet, "q", false, "short for --quiet")
 	fs.BoolVar(&c.verbose, "verbose", false, "print what is done, step by step")
 	fs.BoolVar(&c.verbose, "v", false, "short for --verbose")
+	c.dlStall, c.dlMinRate = durationFlag(defaultStallTimeout), sizeFlag(defaultMinRate)
+	fs.Var(&c.dlTimeout, "download-timeout", "longest one attempt at one file may take, e.g. 10m (default: derived from its size: twice --download-stall-timeout plus the size at --download-min-rate)")
+	fs.Var(&c.dlStall, "download-stall-timeout", "a download with no answer, or bringing less than --download-min-rate, over this window is retried")
+	fs.Var(&c.dlMinRate, "download-min-rate", "slowest download accepted, bytes per second (or with K, M, G)")
+}
+
+// The cache's defaults, shown in --help.
+const (
+	defaultStallTimeout = 60 * time.Second
+	defaultMinRate      = 1 << 10
+)
+
+// durationFlag is a positive duration: 90s, 10m, 1h30m.
+type durationFlag time.Duration
+
+func (f *durationFlag) String() string {
+	if *f == 0 {
+		return ""
+	}
+	return time.Duration(*f).String()
+}
+
+func (f *durationFlag) Set(s string) error {
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return fmt.Errorf("want a positive duration such as 90s, 10m or 1h")
+	}
+	*f = durationFlag(d)
+	return nil
 }
 
 func (c *common) logger(stderr io.Writer) *slog.Logger {
@@ -107,7 +141,8 @@ func (c *common) cache(stderr io.Writer, log *slog.Logger) (*cache.Cache, error)
 		}
 		dir = d
 	}
-	opts := cache.Options{Dir: dir, Logger: log}
+	opts := cache.Options{Dir: dir, Logger: log,
+		Timeout: time.Duration(c.dlTimeout), StallTimeout: time.Duration(c.dlStall), MinRate: int64(c.dlMinRate)}
 	if f, ok := stderr.(*os.File); ok && !c.quiet {
 		if c.bar = progress.New(f); c.bar.Enabled() {
 			opts.Progress = c.bar

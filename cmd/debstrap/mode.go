@@ -141,7 +141,7 @@ func (f *sizeFlag) Set(s string) error {
 	}
 	n, err := strconv.ParseInt(num, 10, 64)
 	if err != nil || n <= 0 || n > math.MaxInt64/mult {
-		return fmt.Errorf("%q: want a positive size in bytes, or with K, M or G", s)
+		return fmt.Errorf("want a positive size in bytes, or with K, M or G")
 	}
 	*f = sizeFlag(n * mult)
 	return nil
