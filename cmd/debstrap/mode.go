@@ -1,6 +1,7 @@
 package main
 
 import (
+	"archive/tar"
 	"context"
 	"flag"
 	"fmt"
@@ -32,8 +33,7 @@ func checkMode(mode string) error {
 
 // configurer picks the configure step for --mode and the native
 // architecture; scripts' output goes to w (nil: kept for error messages).
-// auto falls back to native when neither root nor a user namespace can run
-// the scripts, or the host cannot run the architecture's binaries.
+// auto is decided once the packages are unpacked (autoStep).
 func configurer(mode, arch string, log *slog.Logger, w io.Writer, lim native.Limits) (bootstrap.Configurer, error) {
 	if arch == "" {
 		arch = bootstrap.HostArchitecture()
@@ -42,14 +42,79 @@ func configurer(mode, arch string, log *slog.Logger, w io.Writer, lim native.Lim
 		return nativeStep{log: log, lim: lim}, nil
 	}
 	c, err := configure.Pick(configure.Mode(mode), arch)
-	if err != nil {
-		if mode == "auto" {
-			log.Warn("maintainer scripts cannot be run here; configuring natively (--mode=native)", "reason", err)
-			return nativeStep{log: log, lim: lim}, nil
+	if mode == "auto" {
+		a := &autoStep{log: log, native: nativeStep{log: log, lim: lim}}
+		if err != nil {
+			a.cannot = err.Error()
+		} else {
+			a.exec = configureStep{c: c, log: log, w: w}
+			a.why = "running as root"
+			if c.Name() == string(configure.ModeUnshare) {
+				a.why = "not root, and user namespaces with subordinate ids are available"
+			}
 		}
+		return a, nil
+	}
+	if err != nil {
 		return nil, err
 	}
 	return configureStep{c: c, log: log, w: w}, nil
+}
+
+// execNeeds are what the exec modes run in the root: the second stage is
+// a /bin/sh script (dash, or bash's sh) that runs dpkg --configure -a.
+var execNeeds = []struct{ path, from string }{
+	{"/bin/sh", "dash or bash"},
+	{"/usr/bin/dpkg", "dpkg"},
+}
+
+// missingForExec names what the unpacked root lacks for the exec modes
+// ("" if nothing).
+func missingForExec(st *rootfs.Stage) string {
+	var miss []string
+	for _, n := range execNeeds {
+		if e, err := st.Stat(n.path); err != nil || e.Type != tar.TypeReg {
+			miss = append(miss, n.path+" (from "+n.from+")")
+		}
+	}
+	return strings.Join(miss, " and ")
+}
+
+// autoStep is --mode=auto: exec (root, else unshare) when that can run
+// here and the package set has what it runs, else native, which executes
+// nothing. It says which in one log line.
+type autoStep struct {
+	log    *slog.Logger
+	exec   bootstrap.Configurer // nil: cannot run scripts here
+	why    string               // why exec
+	cannot string               // why not exec, when exec is nil
+	native bootstrap.Configurer
+	chosen bootstrap.Configurer
+}
+
+func (a *autoStep) Name() string {
+	if a.chosen != nil {
+		return a.chosen.Name()
+	}
+	return "auto"
+}
+
+// choose decides for the unpacked root st and gives the reason.
+func (a *autoStep) choose(st *rootfs.Stage) (bootstrap.Configurer, string) {
+	if a.exec == nil {
+		return a.native, "maintainer scripts cannot be run here: " + a.cannot
+	}
+	if miss := missingForExec(st); miss != "" {
+		return a.native, "the package set has no " + miss + ", which --mode=" + a.exec.Name() + " runs; native executes nothing"
+	}
+	return a.exec, a.why
+}
+
+func (a *autoStep) Configure(ctx context.Context, st *rootfs.Stage, b *bootstrap.Build) error {
+	c, why := a.choose(st)
+	a.chosen = c
+	a.log.Info("--mode=auto chose "+c.Name(), "reason", why)
+	return c.Configure(ctx, st, b)
 }
 
 // configureStep adapts a configure.Configurer to the pipeline.
@@ -62,6 +127,9 @@ type configureStep struct {
 func (s configureStep) Name() string { return s.c.Name() }
 
 func (s configureStep) Configure(ctx context.Context, st *rootfs.Stage, b *bootstrap.Build) error {
+	if miss := missingForExec(st); miss != "" && s.c.Name() != string(configure.ModeExtract) {
+		return fmt.Errorf("the package set has no %s, which this mode runs; use --mode=native or --mode=auto", miss)
+	}
 	order := make([]string, len(b.Order))
 	for i, p := range b.Order {
 		order[i] = p.Name
