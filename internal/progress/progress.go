@@ -1,7 +1,9 @@
-// Package progress draws a one-line download progress display on a terminal
-// (rewritten in place with \r): files done, bytes, rate and the latest file.
-// It implements cache.Progress and cache.Planner. When the output is not a
-// terminal it is silent, so logs and CI output stay clean.
+// Package progress draws a one-line progress display on a terminal
+// (rewritten in place with \r): for downloads files done, bytes, rate and
+// the latest file; for other phases a line of their own (Status). It
+// implements cache.Progress and cache.Planner, and is an io.Writer for log
+// lines, which it prints above the progress line. When the output is not a
+// terminal it draws nothing, so logs and CI output stay plain lines.
 package progress
 
 import (
@@ -27,6 +29,7 @@ type Bar struct {
 	failed   int
 	bytes    int64
 	current  string
+	status   string // a phase's own line (Status), drawn instead
 	begin    time.Time
 	lastDraw time.Time
 	drawn    bool
@@ -53,13 +56,20 @@ func NewWriter(w io.Writer, width int) *Bar {
 // Enabled reports whether the bar draws anything.
 func (b *Bar) Enabled() bool { return b != nil && b.w != nil }
 
-// Plan announces how many downloads and bytes lie ahead.
+// Plan announces how many downloads and bytes lie ahead. The first Plan
+// starts the count afresh: downloads before it (indexes, Release files)
+// were shown on a line of their own and are not counted against the plan,
+// so done never exceeds the total.
 func (b *Bar) Plan(items int, bytes int64) {
 	if !b.Enabled() {
 		return
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.planned == 0 && b.plannedB == 0 {
+		b.endLine()
+		b.reset()
+	}
 	b.planned += items
 	b.plannedB += bytes
 }
@@ -104,14 +114,51 @@ func (b *Bar) Done(name string, err error) {
 	b.draw(false)
 }
 
-// Finish draws the final state and ends the line. Call it once the downloads
-// are over and before anything else is written to the terminal.
+// Status draws line as the progress line (a phase's "unpack 37/96"),
+// at most once per interval.
+func (b *Bar) Status(line string) {
+	if !b.Enabled() {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.status = line
+	b.draw(false)
+}
+
+// Write prints p (whole log lines) above the progress line: the line is
+// cleared, p written, and the line drawn again.
+func (b *Bar) Write(p []byte) (int, error) {
+	if b == nil || b.w == nil {
+		return len(p), nil
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.drawn {
+		fmt.Fprint(b.w, "\r\x1b[K")
+	}
+	n, err := b.w.Write(p)
+	if b.drawn {
+		fmt.Fprintf(b.w, "%s\x1b[K", fit(b.line(b.now()), b.width-1))
+	}
+	return n, err
+}
+
+// Finish draws the final state and ends the line; the next download or
+// Status starts a new count. Call it at the end of each phase.
 func (b *Bar) Finish() {
 	if !b.Enabled() {
 		return
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.endLine()
+	b.reset()
+	b.planned, b.plannedB = 0, 0
+}
+
+// endLine draws the final state of a drawn line and moves below it.
+func (b *Bar) endLine() {
 	if !b.drawn {
 		return
 	}
@@ -119,6 +166,12 @@ func (b *Bar) Finish() {
 	b.draw(true)
 	fmt.Fprint(b.w, "\n")
 	b.drawn = false
+}
+
+func (b *Bar) reset() {
+	b.done, b.failed, b.bytes = 0, 0, 0
+	b.current, b.status = "", ""
+	b.begin = time.Time{}
 }
 
 // draw rewrites the line, at most once per interval unless forced.
@@ -132,11 +185,14 @@ func (b *Bar) draw(force bool) {
 }
 
 func (b *Bar) line(now time.Time) string {
+	if b.status != "" {
+		return b.status
+	}
 	var s string
 	if b.planned > 0 {
 		s = fmt.Sprintf("downloaded %d/%d", b.done, b.planned)
 	} else {
-		s = fmt.Sprintf("downloaded %d", b.done)
+		s = fmt.Sprintf("fetched %d", b.done)
 	}
 	if b.failed > 0 {
 		s += fmt.Sprintf(" (%d failed)", b.failed)

@@ -72,3 +72,50 @@ func TestSilent(t *testing.T) {
 		t.Errorf("silent bar wrote %d bytes", fi.Size())
 	}
 }
+
+// TestBarPlanCountsOnlyPlanned: downloads before Plan (an index) are on a
+// line of their own; the planned count starts at zero, so done never
+// exceeds the total (was "downloaded 97/96  49.0/37.5 MiB").
+func TestBarPlanCountsOnlyPlanned(t *testing.T) {
+	var out bytes.Buffer
+	b := NewWriter(&out, 200)
+	b.Start("Packages.xz", 5<<20)
+	b.Add(5 << 20)
+	b.Done("Packages.xz", nil)
+	b.Plan(1, 1<<20)
+	b.Start("libc6.deb", 1<<20)
+	b.Add(1 << 20)
+	b.Done("libc6.deb", nil)
+	b.Finish()
+	s := out.String()
+	if !strings.Contains(s, "fetched 1  5.0 MiB") {
+		t.Errorf("no line for the index: %q", s)
+	}
+	if !strings.Contains(s, "downloaded 1/1  1.0 MiB/1.0 MiB") || strings.Contains(s, "6.0 MiB") || strings.Contains(s, "2/1") {
+		t.Errorf("the plan's count includes the index: %q", s)
+	}
+}
+
+// TestBarWrite: a log line clears the progress line, is printed whole and
+// the line is drawn again below it; Status draws a phase's own line.
+func TestBarWrite(t *testing.T) {
+	var out bytes.Buffer
+	b := NewWriter(&out, 80)
+	b.Status("unpack 3/9")
+	b.Write([]byte("level=WARN msg=x\n"))
+	if got, want := out.String(), "\runpack 3/9\x1b[K\r\x1b[Klevel=WARN msg=x\nunpack 3/9\x1b[K"; got != want {
+		t.Errorf("drawn %q, want %q", got, want)
+	}
+	out.Reset()
+	b.Finish()
+	b.Write([]byte("after\n"))
+	if got := out.String(); got != "\runpack 3/9\x1b[K\nafter\n" {
+		t.Errorf("after Finish: %q", got)
+	}
+	var plain bytes.Buffer
+	var silent Bar
+	silent.Write([]byte("x\n"))
+	if plain.Len() != 0 {
+		t.Error("silent bar wrote")
+	}
+}
