@@ -49,6 +49,9 @@ type BuildConfig struct {
 	// Step when one is done; both optional (progress display).
 	Phase func(name string, steps int)
 	Step  func()
+	// ExportProgress is told the bytes of file content written so far
+	// and the total while the image is written; optional.
+	ExportProgress func(done, total int64)
 }
 
 // Configurer finishes an unpacked root: it runs (or reproduces) the
@@ -223,6 +226,7 @@ func Run(ctx context.Context, c *cache.Cache, cfg BuildConfig) (*Result, error) 
 	}
 	res.Digest, err = export.Write(ctx, export.FromFiles(st), cfg.Target, export.Options{
 		Format: format, Epoch: epoch, Architecture: arch, Variant: variant, Log: log, Stdout: cfg.Stdout,
+		Progress: cfg.ExportProgress,
 	})
 	if err != nil {
 		return nil, err

@@ -269,3 +269,18 @@ func TestRunBadFormat(t *testing.T) {
 	}
 	b.leftovers(t, false)
 }
+
+// TestRunExportProgress: the export phase reports bytes written, ending at
+// the total, so a long export is not silent.
+func TestRunExportProgress(t *testing.T) {
+	b := newTestBuild(t, "rootfs.tar")
+	var calls int
+	var last, total int64
+	b.cfg.ExportProgress = func(d, tot int64) { calls++; last, total = d, tot }
+	if _, err := Run(t.Context(), b.cache, b.cfg); err != nil {
+		t.Fatal(err)
+	}
+	if calls < 2 || total <= 0 || last != total {
+		t.Errorf("export progress: %d calls, last %d of %d", calls, last, total)
+	}
+}

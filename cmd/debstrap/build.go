@@ -9,11 +9,13 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/debstrap/debstrap/bootstrap"
 	"github.com/debstrap/debstrap/configure"
 	"github.com/debstrap/debstrap/export"
+	"github.com/debstrap/debstrap/internal/progress"
 )
 
 const buildHelp = `Usage: debstrap build [flags] SUITE TARGET [MIRROR...]
@@ -95,10 +97,7 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	// Phases other than the download count packages on the progress line.
-	counter := &stepCounter{}
-	if c.bar.Enabled() {
-		counter.w = stderr
-	}
+	counter := &stepCounter{bar: c.bar}
 	cfg := bootstrap.BuildConfig{
 		Config: c.config(pos[0], pos[2:], log),
 		Target: pos[1],
@@ -121,6 +120,11 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			counter.start(name, steps)
 		},
 		Step: counter.step,
+		ExportProgress: func(done, total int64) {
+			if c.bar.Enabled() {
+				c.bar.Status(fmt.Sprintf("export %s/%s", bootstrap.HumanBytes(done), bootstrap.HumanBytes(total)))
+			}
+		},
 	}
 	res, err := bootstrap.Run(ctx, ch, cfg)
 	c.bar.Finish()
@@ -153,27 +157,34 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return nil
 }
 
-// stepCounter draws "unpack 37/96" on a terminal, rewriting one line.
+// stepCounter draws "unpack 37/96" on the progress line (a terminal's).
 type stepCounter struct {
-	w           io.Writer // nil: silent
+	bar         *progress.Bar // silent unless on a terminal
+	mu          sync.Mutex
 	name        string
 	done, total int
 }
 
-func (s *stepCounter) start(name string, total int) { s.name, s.done, s.total = name, 0, total }
+func (s *stepCounter) start(name string, total int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.name, s.done, s.total = name, 0, total
+}
 
 func (s *stepCounter) step() {
-	if s.w == nil || s.total == 0 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.bar.Enabled() || s.total == 0 {
 		return
 	}
 	s.done++
-	fmt.Fprintf(s.w, "\r%s %d/%d", s.name, s.done, s.total)
+	s.bar.Status(fmt.Sprintf("%s %d/%d", s.name, min(s.done, s.total), s.total))
 }
 
 func (s *stepCounter) end() {
-	if s.w != nil && s.done > 0 {
-		fmt.Fprint(s.w, "\n")
-	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.bar.Finish()
 	s.done, s.total = 0, 0
 }
 

@@ -113,7 +113,15 @@ func (c *common) logger(stderr io.Writer) *slog.Logger {
 	case c.verbose:
 		level = slog.LevelDebug
 	}
-	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	// On a terminal, log lines go through the progress line, which is
+	// cleared for them and drawn again below.
+	var w io.Writer = stderr
+	if f, ok := stderr.(*os.File); ok && !c.quiet {
+		if c.bar = progress.New(f); c.bar.Enabled() {
+			w = c.bar
+		}
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 }
 
 func (c *common) config(suite string, mirrors []string, log *slog.Logger) bootstrap.Config {
@@ -143,10 +151,8 @@ func (c *common) cache(stderr io.Writer, log *slog.Logger) (*cache.Cache, error)
 	}
 	opts := cache.Options{Dir: dir, Logger: log,
 		Timeout: time.Duration(c.dlTimeout), StallTimeout: time.Duration(c.dlStall), MinRate: int64(c.dlMinRate)}
-	if f, ok := stderr.(*os.File); ok && !c.quiet {
-		if c.bar = progress.New(f); c.bar.Enabled() {
-			opts.Progress = c.bar
-		}
+	if c.bar.Enabled() {
+		opts.Progress = c.bar
 	}
 	return cache.New(opts)
 }
