@@ -276,7 +276,7 @@ func TestDamagedCachedDeb(t *testing.T) {
 		at   func(n int) int
 	}{
 		{"in the compressed data", func(n int) int { return n - 40 }},
-		{"in debian-binary", func(int) int { return 8 + 60 }}, // "2.0\n" → "3.0\n": a decoder error
+		{"in debian-binary", func(int) int { return 8 + 60 }},       // "2.0\n" → "3.0\n": a decoder error
 		{"in an ar header's date", func(int) int { return 8 + 16 }}, // no decoder notices
 	} {
 		t.Run(tc.name, func(t *testing.T) {
