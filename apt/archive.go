@@ -390,6 +390,20 @@ func (a *Archive) index(ctx context.Context, component, arch string) ([]*Package
 		fetched := time.Now()
 		pkgs, err := parseIndexFile(file, compressions[i], idx, a.indexBound(base, fh.Size))
 		if err != nil {
+			// A cached copy damaged after it was verified (a flipped
+			// byte of the same size) fails to decode: check it again
+			// and, if it no longer matches, fetch it once more. An index
+			// that verifies and still fails is the archive's, and final.
+			var ve *cache.VerifyError
+			if verr := a.cache.Verify(fh.SHA256); errors.As(verr, &ve) {
+				a.log.Warn("cached index damaged; fetching it again", "url", plain, "err", err)
+				if file, err = a.cache.Fetch(ctx, item); err != nil {
+					return nil, err
+				}
+				pkgs, err = parseIndexFile(file, compressions[i], idx, a.indexBound(base, fh.Size))
+			}
+		}
+		if err != nil {
 			return nil, fmt.Errorf("%s (verified copy %s): %w", plain, file, err)
 		}
 		a.log.Debug("index read", "url", plain, "packages", len(pkgs),

@@ -538,3 +538,52 @@ func TestArchiveRefusesOlderRelease(t *testing.T) {
 		t.Fatalf("a newer Release: %v", err)
 	}
 }
+
+// A cached index damaged after it was verified (same size, one byte
+// flipped) decodes wrong: it is checked again, fetched again, and read.
+func TestArchiveDamagedCachedIndex(t *testing.T) {
+	srv := testarchive.Serve(t, testarchive.Archive{Suites: []testarchive.Suite{stableSuite()}})
+	ctx := context.Background()
+	c, dir := newCache(t)
+	a, err := Open(ctx, c, source(srv, "stable"), OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Packages(ctx, "main", "amd64"); err != nil {
+		t.Fatal(err)
+	}
+	var blobs []string
+	filepath.WalkDir(filepath.Join(dir, "blobs"), func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			blobs = append(blobs, p)
+		}
+		return err
+	})
+	if len(blobs) != 1 {
+		t.Fatalf("blobs %v, want the one index", blobs)
+	}
+	b, err := os.ReadFile(blobs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 0xff
+	if err := os.WriteFile(blobs[0], b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv.ResetLog()
+	a, err = Open(ctx, c, source(srv, "stable"), OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkgs, err := a.Packages(ctx, "main", "amd64")
+	if err != nil {
+		t.Fatalf("a damaged cached index is not repaired: %v", err)
+	}
+	if len(pkgs) != 4 {
+		t.Errorf("got %d packages, want 4", len(pkgs))
+	}
+	if reqs := srv.Requests(); countPrefix(reqs, "by-hash/SHA256/") != 1 {
+		t.Errorf("requests %v: want the index fetched again once", reqs)
+	}
+	checkCache(t, dir, 1)
+}
