@@ -56,13 +56,55 @@ func checkNesting(src []byte) error {
 // rewrite applies every correction below to a parsed script, before it
 // runs.
 func rewrite(f *syntax.File) error {
-	for _, fix := range []func(*syntax.File) error{fixProcSubst, makeLazy, fixRead, fixErrexit} {
+	for _, fix := range []func(*syntax.File) error{fixProcSubst, fixPids, makeLazy, fixRead, fixErrexit} {
 		if err := fix(f); err != nil {
 			return err
 		}
 	}
 	return nil
 }
+
+// The interpreter answers $$ and $PPID with debstrap's own process ids,
+// before any environment is consulted. fixPids renames them to variables
+// the script's environment sets to fixed ids (pidEnv), so no host pid
+// reaches a script and an image that records one stays reproducible.
+// Only the script's own text is rewritten: eval's argument is parsed by
+// the interpreter at run time and still sees the host's pids.
+func fixPids(f *syntax.File) error {
+	syntax.Walk(f, func(n syntax.Node) bool {
+		switch x := n.(type) {
+		case *syntax.ParamExp:
+			if x.Param != nil {
+				if v, ok := pidVars[x.Param.Value]; ok {
+					x.Param = &syntax.Lit{ValuePos: x.Param.ValuePos, ValueEnd: x.Param.ValueEnd, Value: v}
+				}
+			}
+		case *syntax.ArithmExp:
+			renameArithm(x.X)
+		case *syntax.ArithmCmd:
+			renameArithm(x.X)
+		}
+		return true
+	})
+	return nil
+}
+
+// renameArithm renames bare PPID in an arithmetic expression ($((PPID))).
+func renameArithm(e syntax.ArithmExpr) {
+	syntax.Walk(e, func(n syntax.Node) bool {
+		if w, ok := n.(*syntax.Word); ok && len(w.Parts) == 1 {
+			if l, ok := w.Parts[0].(*syntax.Lit); ok && l.Value == "PPID" {
+				l.Value = pidVars["PPID"]
+			}
+		}
+		return true
+	})
+}
+
+var pidVars = map[string]string{"$": "__native_pid", "PPID": "__native_ppid"}
+
+// pidEnv are the ids a script sees: its own and dpkg's.
+var pidEnv = []string{"__native_pid=2", "__native_ppid=1"}
 
 // The interpreter makes a FIFO in the host's temporary directory for
 // each process substitution, and opens paths there on the host. So
@@ -327,8 +369,9 @@ func mayEndIgnored(c syntax.Command) bool {
 	return false
 }
 
-// hasJump reports whether return, break or continue occur in c outside
-// nested function definitions.
+// hasJump reports whether return, break, continue or exit occur in c
+// outside nested function definitions (the negation would invert the
+// status "exit 0" leaves: nginx's postinst exits 0 inside such an if).
 func hasJump(c syntax.Command) bool {
 	found := false
 	syntax.Walk(c, func(n syntax.Node) bool {
@@ -341,7 +384,7 @@ func hasJump(c syntax.Command) bool {
 		case *syntax.CallExpr:
 			if len(x.Args) > 0 {
 				switch x.Args[0].Lit() {
-				case "return", "break", "continue":
+				case "return", "break", "continue", "exit":
 					found = true
 				}
 			}

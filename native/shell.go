@@ -205,7 +205,7 @@ func (s *sys) runShell1(ctx context.Context, run *shellRun, src []byte) error {
 	// Every handler is ours: the interpreter's defaults would run host
 	// programs and open, stat and list host paths.
 	r, err := interp.New(
-		interp.Env(&sandboxEnv{Environ: expand.ListEnviron(append(s.baseEnv(), run.env...)...), tmpdir: secret}),
+		interp.Env(&sandboxEnv{Environ: expand.ListEnviron(append(append(s.baseEnv(), pidEnv...), run.env...)...), tmpdir: secret}),
 		interp.Dir("/"),
 		interp.Params(params...),
 		interp.StdIO(stdin, run.stdout, run.stderr),

@@ -28,6 +28,8 @@ func TestShellSemantics(t *testing.T) {
 		{"umask 077; echo x > /etc/private; umask", "0077\n"},
 		{"command -v ln; command -v no-such-tool || echo none", "/usr/bin/ln\nnone\n"},
 		{"no-such-tool; echo $?", "no-such-tool: not found\n127\n"},
+		{"set -e; if true; then echo in; exit 0; else false || true; fi; echo not-here", "in\n"},
+		{"echo $$ ${$} $PPID \"$$\" $((PPID + 0)); (echo $$)", "2 2 1 2 1\n2\n"},
 	} {
 		out, err := sh(t, s, c.script)
 		if err != nil || out != c.want {
