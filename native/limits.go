@@ -176,6 +176,22 @@ func newBudget(ctx context.Context, lim Limits) (context.Context, *budget, func(
 	}
 }
 
+// orphanGrace is how long subshells a script left behind may run on
+// after it ended (a subshell's own background jobs are waited by no one:
+// "f() { f | f & }; f; exit 0") before they are stopped.
+const orphanGrace = 200 * time.Millisecond
+
+// settle watches the subshells a finished script left running for up to
+// orphanGrace, so that a fork bomb whose main part returned still trips
+// the procs limit instead of passing because it was cut short.
+func (b *budget) settle(ctx context.Context) {
+	deadline := time.Now().Add(orphanGrace)
+	for runtime.NumGoroutine() > b.baseG && time.Now().Before(deadline) && ctx.Err() == nil {
+		b.check()
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // limitErr is the *LimitError that ended ctx, or nil.
 func limitErr(ctx context.Context) *LimitError {
 	var le *LimitError

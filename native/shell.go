@@ -159,6 +159,7 @@ func (s *sys) runShell(ctx context.Context, run *shellRun, src []byte) error {
 	run.stdout = limitWriter{run.stdout, b}
 	run.stderr = limitWriter{run.stderr, b}
 	err := s.runShell1(bctx, run, src)
+	b.settle(bctx)
 	if le := limitErr(bctx); le != nil {
 		return le
 	}
