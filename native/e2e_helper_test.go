@@ -32,7 +32,7 @@ func unpack(t *testing.T, debs ...testarchive.Deb) *installed {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	in := &installed{st: st, db: dpkg.New("amd64")}
+	in := &installed{st: st, db: dpkg.New("amd64", "i386")}
 	for _, d := range debs {
 		raw, err := testarchive.BuildDeb(d)
 		if err != nil {
@@ -51,7 +51,11 @@ func unpack(t *testing.T, debs ...testarchive.Deb) *installed {
 			t.Fatal(err)
 		}
 		rec := &recordTar{r: data, types: map[string]byte{}}
-		res, err := st.Unpack(d.Name, rec)
+		name := d.Name
+		if d.Architecture != "" && d.Architecture != "amd64" && d.Architecture != "all" {
+			name += ":" + d.Architecture // as bootstrap unpacks a foreign package
+		}
+		res, err := st.Unpack(name, rec)
 		if err != nil {
 			t.Fatalf("unpack %s: %v", d.Name, err)
 		}

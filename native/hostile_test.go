@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -201,5 +202,36 @@ func TestLimitFailsPackage(t *testing.T) {
 	}
 	if strings.Join(rep.Configured, " ") != "fine" {
 		t.Errorf("configured %v", rep.Configured)
+	}
+}
+
+// A foreign architecture's package beside the native one of the same
+// name (libc6:i386 beside libc6) is a package of its own: configured,
+// named and ordered by its qualified name; its plain dependencies are on
+// its own architecture's packages first.
+func TestForeignArchitecturePackages(t *testing.T) {
+	in := unpack(t,
+		testarchive.Deb{Name: "libc6", Version: "1", Architecture: "amd64", Fields: []testarchive.Field{{Name: "Multi-Arch", Value: "same"}},
+			Scripts: map[string]string{"postinst": "#!/bin/sh\necho amd64 >> /order\n"}},
+		testarchive.Deb{Name: "libc6", Version: "1", Architecture: "i386", Fields: []testarchive.Field{{Name: "Multi-Arch", Value: "same"}},
+			Scripts: map[string]string{"postinst": "#!/bin/sh\necho i386 >> /order\n"}},
+		testarchive.Deb{Name: "libz", Version: "1", Architecture: "i386", Fields: []testarchive.Field{{Name: "Multi-Arch", Value: "same"}, {Name: "Depends", Value: "libc6"}},
+			Scripts: map[string]string{"postinst": "#!/bin/sh\necho libz:i386 >> /order\n"}},
+	)
+	rep, err := Configure(context.Background(), in.st, in.db, in.pkgs, Options{Arch: "amd64", Epoch: testEpoch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Failed) != 0 {
+		t.Fatalf("failed %v", rep.Failed)
+	}
+	got := strings.Join(rep.Configured, " ")
+	for _, want := range []string{"libc6", "libc6:i386", "libz:i386"} {
+		if !slices.Contains(rep.Configured, want) {
+			t.Errorf("configured %q, want %s among them", got, want)
+		}
+	}
+	if i, j := slices.Index(rep.Configured, "libc6:i386"), slices.Index(rep.Configured, "libz:i386"); i > j {
+		t.Errorf("configured %q: libz:i386 before its libc6:i386", got)
 	}
 }

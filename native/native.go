@@ -108,6 +108,17 @@ type pkgState struct {
 	interests           []interest // from its triggers member
 	pending             []string   // trigger names awaiting postinst triggered
 	failed              bool
+	foreign             bool // of an architecture other than the root's (libc6:i386)
+}
+
+// key is the package's name in the run, as the stage records it: a
+// foreign architecture's qualified (libc6:i386), so that it is a package
+// of its own beside the native one.
+func (p *pkgState) key() string {
+	if p.foreign {
+		return p.name + ":" + p.arch
+	}
+	return p.name
 }
 
 // id is the name as dpkg writes it in info/ file names.
@@ -186,8 +197,11 @@ func Configure(ctx context.Context, st *rootfs.Stage, db *dpkg.DB, pkgs []Pkg, o
 			essential: strings.EqualFold(p.Control.Get("Essential"), "yes"),
 			state:     dpkg.Unpacked,
 		}
-		if _, dup := s.byName[ps.name]; dup {
-			return nil, fmt.Errorf("native: package %s given twice", ps.name)
+		if ps.arch != "all" && opts.Arch != "" && ps.arch != opts.Arch {
+			ps.foreign = true
+		}
+		if _, dup := s.byName[ps.key()]; dup {
+			return nil, fmt.Errorf("native: package %s given twice", ps.key())
 		}
 		if f, ok := p.Control.Files["triggers"]; ok {
 			in, err := parseInterests(f.Data)
@@ -197,7 +211,7 @@ func Configure(ctx context.Context, st *rootfs.Stage, db *dpkg.DB, pkgs []Pkg, o
 			ps.interests = in
 		}
 		s.pkgs = append(s.pkgs, ps)
-		s.byName[ps.name] = ps
+		s.byName[ps.key()] = ps
 		for _, v := range relationNames(p.Control.Get("Provides")) {
 			s.provides[v] = append(s.provides[v], ps)
 		}
@@ -210,11 +224,11 @@ func Configure(ctx context.Context, st *rootfs.Stage, db *dpkg.DB, pkgs []Pkg, o
 	first, rest := s.essentialSplit()
 	s.notYet = map[string]bool{}
 	for _, p := range rest {
-		s.notYet[p.name] = true
+		s.notYet[p.key()] = true
 	}
 	for _, batch := range [][]*pkgState{first, rest} {
 		for _, p := range batch {
-			delete(s.notYet, p.name)
+			delete(s.notYet, p.key())
 		}
 		if err := s.install(ctx, batch); err != nil {
 			return nil, err
@@ -267,7 +281,7 @@ func (s *sys) install(ctx context.Context, batch []*pkgState) error {
 		}
 		p.state = dpkg.Installed
 		p.pending = nil
-		s.report.Configured = append(s.report.Configured, p.name)
+		s.report.Configured = append(s.report.Configured, p.key())
 	}
 	return s.runTriggers(ctx)
 }
@@ -295,7 +309,7 @@ func (s *sys) fail(p *pkgState, script string, state dpkg.State, err error) erro
 	}
 	p.failed = true
 	p.state = state
-	s.report.Failed = append(s.report.Failed, Failure{Package: p.name, Script: script, State: state, Err: err})
+	s.report.Failed = append(s.report.Failed, Failure{Package: p.key(), Script: script, State: state, Err: err})
 	return nil
 }
 

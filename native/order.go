@@ -44,6 +44,15 @@ func (s *sys) depends(p *pkgState) []*pkgState {
 	for _, field := range []string{"Pre-Depends", "Depends"} {
 		for _, clause := range relationClauses(p.ctrl.Get(field)) {
 			for _, name := range clause {
+				// A foreign package's plain dependency is on its own
+				// architecture first (Multi-Arch: same), else on what
+				// the native or "all" package provides (Multi-Arch: foreign).
+				if p.foreign {
+					if q := s.byName[name+":"+p.arch]; q != nil {
+						out = append(out, q)
+						break
+					}
+				}
 				if q := s.byName[name]; q != nil {
 					out = append(out, q)
 					break
