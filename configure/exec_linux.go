@@ -241,17 +241,21 @@ func runHelper(ctx context.Context, ns nsSpec, args []string, stdout io.Writer, 
 	}
 	defer logR.Close()
 	argv := append([]string{HelperCommand}, args...)
-	files := []*os.File{logW}
-	var goR, goW *os.File
 	if ns.newuidmap != nil {
 		argv = append([]string{HelperCommand, "wait"}, args...)
-		if goR, goW, err = os.Pipe(); err != nil {
-			logW.Close()
-			return err
-		}
-		defer goW.Close()
-		files = append(files, goR)
 	}
+	// The lifeline: we hold its write end until the helper has exited, so
+	// the helper reads EOF exactly when we are gone, however we die. It
+	// backs up Pdeathsig, which a re-execution that gains capabilities
+	// clears (and which is only re-armed after it). In the "wait" step the
+	// same pipe carries the go-ahead byte.
+	lifeR, lifeW, err := os.Pipe()
+	if err != nil {
+		logW.Close()
+		return err
+	}
+	defer lifeW.Close()
+	files := []*os.File{logW, lifeR}
 	cmd := exec.CommandContext(ctx, exe, argv[0:]...)
 	cmd.Args[0] = "debstrap"
 	cmd.Env = os.Environ()
@@ -287,9 +291,7 @@ func runHelper(ctx context.Context, ns nsSpec, args []string, stdout io.Writer, 
 	err = cmd.Start()
 	runtime.UnlockOSThread()
 	logW.Close()
-	if goR != nil {
-		goR.Close()
-	}
+	lifeR.Close()
 	if err != nil {
 		if ns.user {
 			return fmt.Errorf("cannot create a user namespace: %w", err)
@@ -304,17 +306,16 @@ func runHelper(ctx context.Context, ns nsSpec, args []string, stdout io.Writer, 
 	}()
 	if ns.newuidmap != nil {
 		if err := writeIDMaps(ctx, cmd.Process.Pid, ns); err != nil {
-			goW.Close() // the helper sees EOF and gives up
+			lifeW.Close() // the helper sees EOF and gives up
 			cmd.Wait()
 			wg.Wait()
 			return err
 		}
-		if _, err := goW.Write([]byte{1}); err != nil {
+		if _, err := lifeW.Write([]byte{1}); err != nil {
 			cmd.Wait()
 			wg.Wait()
 			return fmt.Errorf("signalling the helper: %w", err)
 		}
-		goW.Close()
 	}
 	err = cmd.Wait()
 	wg.Wait()

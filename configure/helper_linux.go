@@ -23,8 +23,8 @@ const HelperCommand = "__configure-helper"
 
 // File descriptors the parent passes (ExtraFiles).
 const (
-	fdLog     = 3 // JSON log records, relayed into the parent's logger
-	fdGoAhead = 4 // "wait" step: one byte once the id maps are written
+	fdLog      = 3 // JSON log records, relayed into the parent's logger
+	fdLifeline = 4 // EOF once the parent is gone; in the "wait" step first one go-ahead byte
 )
 
 // Helper runs one step of the configure helper and returns the exit
@@ -44,6 +44,7 @@ func Helper(args []string) int {
 	// Again after the re-execution as root of a user namespace, which
 	// clears the parent-death signal runHelper set.
 	unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(syscall.SIGKILL), 0, 0, 0)
+	watchParent()
 	var log *slog.Logger
 	if _, err := unix.FcntlInt(fdLog, unix.F_GETFD, 0); err == nil {
 		// Keep the log pipe from dpkg and the daemons it might start.
@@ -83,12 +84,11 @@ var errReported = errors.New("reported in the result")
 // Once mapped, executing ourselves again as uid 0 gives us the full
 // capability set of the namespace.
 func helperWait(args []string) int {
-	f := os.NewFile(fdGoAhead, "go-ahead")
+	// A raw read: the lifeline must stay open across the exec below.
 	var b [1]byte
-	if n, _ := f.Read(b[:]); n != 1 {
-		return 1 // the parent gave up
+	if n, _ := unix.Read(fdLifeline, b[:]); n != 1 {
+		return 1 // the parent gave up, or died
 	}
-	f.Close()
 	if os.Getuid() != 0 {
 		fmt.Fprintf(os.Stderr, "debstrap configure helper: uid %d after the id maps were written, want 0\n", os.Getuid())
 		return 1
@@ -99,6 +99,34 @@ func helperWait(args []string) int {
 	}
 	fmt.Fprintf(os.Stderr, "debstrap configure helper: re-executing %s: %v\n", exe, err)
 	return 1
+}
+
+// watchParent ends the helper, and so (as PID 1 of its namespace) every
+// process it started, as soon as the parent's end of the lifeline closes:
+// the parent died, even between a re-execution and the Pdeathsig re-armed
+// after it. Without a lifeline (run by hand) it does nothing.
+func watchParent() {
+	if _, err := unix.FcntlInt(fdLifeline, unix.F_GETFD, 0); err != nil {
+		return
+	}
+	syscall.CloseOnExec(fdLifeline) // not for dpkg and the scripts
+	go func() {
+		var b [16]byte
+		for {
+			n, err := unix.Read(fdLifeline, b[:])
+			if err == unix.EINTR {
+				continue
+			}
+			if n <= 0 {
+				break
+			}
+		}
+		fmt.Fprintln(os.Stderr, "debstrap configure helper: debstrap is gone; stopping")
+		if os.Getpid() == 1 {
+			unix.Kill(-1, syscall.SIGKILL)
+		}
+		os.Exit(1)
+	}()
 }
 
 // setupProcess makes the helper root of a private world: root ids, no

@@ -17,6 +17,12 @@ func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == HelperCommand {
 		os.Exit(Helper(os.Args[2:]))
 	}
+	if os.Getenv("DEBSTRAP_TEST_LIFELINE") == "1" {
+		// TestLifeline's child: a helper that would outlive its parent.
+		watchParent()
+		time.Sleep(time.Minute)
+		os.Exit(0)
+	}
 	os.Exit(m.Run())
 }
 

@@ -2,9 +2,13 @@ package configure
 
 import (
 	"bytes"
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 )
 
 // TestStepWriter: one step per "Setting up" line of dpkg, however the
@@ -46,5 +50,44 @@ func TestRemoveTree(t *testing.T) {
 	}
 	if _, err := os.Lstat(dir); err == nil {
 		t.Error("still there")
+	}
+}
+
+// TestLifeline: a helper whose parent's end of the lifeline closes (the
+// parent died) stops at once, and not before.
+func TestLifeline(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "DEBSTRAP_TEST_LIFELINE=1")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	cmd.ExtraFiles = []*os.File{os.Stderr, r} // fd 3 (log), fd 4 (lifeline)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		t.Fatalf("the helper stopped with its parent alive: %v: %s", err, stderr.String())
+	case <-time.After(300 * time.Millisecond):
+	}
+	w.Close()
+	select {
+	case err := <-done:
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+			t.Fatalf("exit: %v, want status 1", err)
+		}
+		if !strings.Contains(stderr.String(), "debstrap is gone") {
+			t.Errorf("stderr %q does not say why", stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("the helper outlived the lifeline by 10 s")
 	}
 }

@@ -31,7 +31,9 @@ run_build() {
   spid=$!
   bpid=
   for _ in $(seq 100); do
-    bpid=$(pgrep -n -f -- "build -q --variant=minbase --mode=$mode bookworm $target") && break
+    # Anchored, and as WHO: su's own command line (run by root) holds
+    # the same words, and killing su instead leaves debstrap running.
+    bpid=$(pgrep -n -u "$who" -f -- "^$DEBSTRAP build -q --variant=minbase --mode=$mode bookworm $target") && break
     sleep 0.05
   done
 }
