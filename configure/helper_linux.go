@@ -41,6 +41,9 @@ func Helper(args []string) int {
 	if args[0] == "wait" {
 		return helperWait(args[1:])
 	}
+	if args[0] == "enter" {
+		return helperEnter(args[1:])
+	}
 	// Again after the re-execution as root of a user namespace, which
 	// clears the parent-death signal runHelper set.
 	unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(syscall.SIGKILL), 0, 0, 0)
@@ -127,6 +130,23 @@ func watchParent() {
 		}
 		os.Exit(1)
 	}()
+}
+
+// helperEnter is the scripts' side of runScript: enter ROOT PROGRAM
+// ARGS… makes ROOT our root (enterRoot) and executes PROGRAM of the root
+// in our place, with our environment.
+func helperEnter(args []string) int {
+	if len(args) < 2 {
+		fmt.Fprintln(os.Stderr, "debstrap configure helper: enter ROOT PROGRAM ARGS…")
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	err := enterRoot(args[0], log)
+	if err == nil {
+		err = syscall.Exec(args[1], args[1:], os.Environ())
+	}
+	fmt.Fprintf(os.Stderr, "debstrap configure helper: entering %s: %v\n", args[0], err)
+	return 1
 }
 
 // setupProcess makes the helper root of a private world: root ids, no

@@ -145,6 +145,7 @@ test ! -e /etc/fake.conf.dpkg-new
 test -f /var/lib/preinst-ran
 if [ -e /var/lib/fail ]; then echo "postinst told to fail" >&2; exit 3; fi
 if [ -e /var/lib/hang ]; then sleep 7778; fi
+if [ -e /var/lib/escape ]; then sh /var/lib/escape; fi
 chown 42:42 /var/lib/fake 2>/dev/null || touch /var/lib/chown-failed
 chmod 4755 /usr/bin/fake-suid
 echo generated >/etc/generated
@@ -161,7 +162,7 @@ sleep 7777 >/dev/null 2>&1 &
 `
 
 // hostTools are copied into the fake root with their libraries.
-var hostTools = []string{"sh", "id", "cp", "mv", "rm", "mkdir", "touch", "chmod", "chown", "grep", "cat", "sed", "ln", "sleep", "awk"}
+var hostTools = []string{"sh", "id", "cp", "mv", "rm", "mkdir", "touch", "chmod", "chown", "grep", "cat", "sed", "ln", "sleep", "awk", "readlink"}
 
 var lddPath = regexp.MustCompile(`(/\S+) \(0x[0-9a-f]+\)`)
 
@@ -427,6 +428,49 @@ func TestConfigureExecCancel(t *testing.T) {
 				t.Error("the hanging maintainer script survived")
 			}
 			checkBuilderState(t, st.Dir(), os.Getuid(), os.Getgid())
+		})
+	}
+}
+
+// escapeScript tries the doors out of the root a maintainer script could
+// find (MARKER: a file of the host's): the root of PID 1 and of itself,
+// their cwds, writes through them; it records what worked.
+const escapeScript = `out=/var/lib/escape.out
+: >$out
+for p in /proc/1/root /proc/self/root /proc/1/cwd /proc/self/cwd /proc/2/root; do
+	if cat "$p$MARKER" >/dev/null 2>&1; then echo "read $p$MARKER" >>$out; fi
+	if (echo x >"$p$MARKER.w") 2>/dev/null; then echo "wrote $p$MARKER.w" >>$out; fi
+done
+if (cd /proc/1/root/.. && cat ".$MARKER") >/dev/null 2>&1; then echo "read ../$MARKER" >>$out; fi
+if grep -q ' /sys rw[, ]' /proc/self/mountinfo; then echo "/sys is writable" >>$out; fi
+echo "pid1 $(readlink /proc/1/exe)" >>$out
+`
+
+// TestConfigureExecConfined: the scripts' PID 1 is the root's own shell
+// and neither its root nor any other path leads to the host's files (the
+// helper's /proc/1/root once did).
+func TestConfigureExecConfined(t *testing.T) {
+	for _, c := range execModes(t) {
+		t.Run(c.Name(), func(t *testing.T) {
+			marker := filepath.Join(t.TempDir(), "host-marker")
+			if err := os.WriteFile(marker, []byte("host\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			script := "MARKER=" + marker + "\n" + escapeScript
+			st := fakeRoot(t, reg("./var/lib/escape", 0o644, 0, 0, script))
+			if err := c.Configure(context.Background(), st, Options{Logger: testLogger(t)}); err != nil {
+				t.Fatal(err)
+			}
+			out, err := st.ReadFile("/var/lib/escape.out")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := string(out); got != "pid1 /bin/sh\n" {
+				t.Errorf("a script reached the host, or PID 1 is not the root's shell:\n%s", got)
+			}
+			if _, err := os.Lstat(marker + ".w"); err == nil {
+				t.Error("a script wrote a file of the host's")
+			}
 		})
 	}
 }

@@ -52,11 +52,10 @@ func setupMounts(root string, log *slog.Logger) (*mounts, error) {
 	m := &mounts{root: root, log: log, mt: make(map[string]time.Time)}
 	if m.dir("/proc") {
 		p := root + "/proc"
+		// Never the host's /proc bound in instead: its /proc/1/root and
+		// every process's root and cwd lead out of the root.
 		if err := unix.Mount("proc", p, "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
-			if err2 := unix.Mount("/proc", p, "", unix.MS_BIND|unix.MS_REC, ""); err2 != nil {
-				return m, fmt.Errorf("mounting /proc: %v; bind-mounting it: %w", err, err2)
-			}
-			log.Warn("mounting a new /proc failed; the host's is bind-mounted instead", "err", err)
+			return m, fmt.Errorf("mounting a /proc of the scripts' own: %w", err)
 		}
 	}
 	if m.dir("/sys") {
@@ -64,8 +63,11 @@ func setupMounts(root string, log *slog.Logger) (*mounts, error) {
 		if err := unix.Mount("sysfs", p, "sysfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
 			// Without a network namespace of our own sysfs cannot be mounted
 			// in a user namespace; mmdebstrap bind-mounts it too.
+			// Read-only, as the sysfs would have been.
 			if err2 := unix.Mount("/sys", p, "", unix.MS_BIND|unix.MS_REC, ""); err2 != nil {
 				log.Warn("no /sys for the maintainer scripts", "err", err2)
+			} else if err3 := unix.Mount("", p, "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err3 != nil {
+				log.Debug("the scripts' /sys stays writable", "err", err3)
 			}
 		}
 	}
@@ -114,6 +116,53 @@ func setupMounts(root string, log *slog.Logger) (*mounts, error) {
 		unix.Chmod(dev+"/shm", 0o1777)
 	}
 	return m, nil
+}
+
+// mountPoints makes, in the helper, the directories setupMounts mounts
+// on where the root lacks them; teardown removes them again. The mounts
+// themselves are made in the scripts' own mount namespace (enterRoot) and
+// go with it.
+func mountPoints(root string, log *slog.Logger) (*mounts, error) {
+	m := &mounts{root: root, log: log, mt: make(map[string]time.Time)}
+	m.dir("/proc")
+	m.dir("/sys")
+	if !m.dir("/dev") {
+		return m, errors.New("no /dev directory for the maintainer scripts")
+	}
+	return m, nil
+}
+
+// enterRoot makes root the root directory of our mount namespace, as a
+// container runtime does: root is bind-mounted on itself, given its
+// /proc, /sys and /dev (setupMounts), and pivoted to; the old root is
+// unmounted, so no path, not even /proc/1/root, leads back to the host
+// (a chroot leaves both: chroot(2) again from a subdirectory escapes it).
+// Only as PID 1 of a new PID and mount namespace of our own.
+func enterRoot(root string, log *slog.Logger) error {
+	if os.Getpid() != 1 {
+		return errors.New("not in namespaces of its own; this command is only for debstrap itself")
+	}
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("making mounts private: %w", err)
+	}
+	if err := unix.Mount(root, root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("bind-mounting the root on itself: %w", err)
+	}
+	if _, err := setupMounts(root, log); err != nil {
+		return err
+	}
+	if err := unix.Chdir(root); err != nil {
+		return err
+	}
+	// pivot_root(".", "."): the old root is stacked on the new one and
+	// unmounted from there, with no directory of the root's to put it in.
+	if err := unix.PivotRoot(".", "."); err != nil {
+		return fmt.Errorf("pivot_root to %s: %w", root, err)
+	}
+	if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
+		return fmt.Errorf("unmounting the old root: %w", err)
+	}
+	return unix.Chdir("/")
 }
 
 // bindDevice bind-mounts the host's device node host onto an empty file p.
@@ -185,7 +234,7 @@ func (m *mounts) teardown() error {
 		errs = append(errs, fmt.Errorf("still mounted: %s", strings.Join(left, ", ")))
 	}
 	for i := len(m.made) - 1; i >= 0; i-- {
-		if err := os.Remove(m.made[i]); err != nil {
+		if err := removeMountPoint(m.made[i]); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -194,6 +243,20 @@ func (m *mounts) teardown() error {
 	}
 	m.made, m.mt = nil, map[string]time.Time{}
 	return errors.Join(errs...)
+}
+
+// removeMountPoint removes a directory made to mount on. A mount on it
+// in the scripts' namespace, gone with its last process, can be released
+// a moment later: EBUSY until then.
+func removeMountPoint(d string) error {
+	var err error
+	for i := 0; i < 50; i++ {
+		if err = os.Remove(d); !errors.Is(err, syscall.EBUSY) {
+			return err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return err
 }
 
 // mountsUnder lists the mount points strictly under dir in our mount

@@ -277,11 +277,12 @@ func identOf(st *syscall.Stat_t) ident {
 	return ident{ino: st.Ino, size: st.Size, mtime: st.Mtim.Nano(), ctime: st.Ctim.Nano(), mode: st.Mode & syscall.S_IFMT}
 }
 
-// runScript mounts what the scripts need and runs the second stage in a
-// chroot. Whatever it leaves running is killed and everything under the
-// root is unmounted before it returns.
+// runScript runs the second stage in the root, in PID and mount
+// namespaces of its own (HelperCommand enter: pivot_root, not chroot).
+// Whatever it leaves running is killed and the mount points it needed
+// are removed before it returns.
 func (w *worker) runScript(ctx context.Context, j *job) (err error) {
-	m, err := setupMounts(w.dir, w.log)
+	m, err := mountPoints(w.dir, w.log)
 	defer func() {
 		killAll()
 		if terr := m.teardown(); terr != nil {
@@ -296,13 +297,20 @@ func (w *worker) runScript(ctx context.Context, j *job) (err error) {
 		return err
 	}
 	defer devnull.Close()
-	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", j.Script, "debstrap-second-stage")
+	// /bin/sh of the root becomes PID 1 of the scripts' PID namespace, so
+	// /proc/1 is the root's own shell, and all they leave dies with it.
+	cmd := exec.CommandContext(ctx, "/proc/self/exe", HelperCommand, "enter", w.dir,
+		"/bin/sh", "-c", j.Script, "debstrap-second-stage")
+	cmd.Args[0] = "debstrap"
 	cmd.Env = j.Env
 	cmd.Dir = "/"
 	cmd.Stdin = devnull
 	cmd.Stdout = os.Stdout
 	cmd.Stderr = os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Chroot: w.dir}
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags: syscall.CLONE_NEWNS | syscall.CLONE_NEWPID,
+		Pdeathsig:  syscall.SIGKILL,
+	}
 	start := time.Now()
 	err = cmd.Run()
 	w.log.Debug("second stage finished", "took", time.Since(start).Round(time.Millisecond).String(), "err", err)
