@@ -250,11 +250,71 @@ func (d *debconfDB) value(name string) (string, bool) {
 		return v, true
 	}
 	if t := d.templateOf(q); t != nil {
-		if v, ok := t.fields["default"]; ok {
-			return v, true
-		}
+		return tmplField(t, "default", true), true
 	}
 	return "", false
+}
+
+// tmplField is a field of a template as Debconf::Template's
+// accessors give it in the C locale: with i18n the field-en variant
+// first, without it (the untranslated values a select's element
+// compares with) field-c first; then the field itself; a missing
+// field-x falls back to field; anything else missing is empty.
+func tmplField(t *dcItem, field string, i18n bool) string {
+	if i18n {
+		if v, ok := t.fields[field+"-en"]; ok {
+			return v
+		}
+	} else if !strings.HasSuffix(field, "-c") {
+		if v, ok := t.fields[field+"-c"]; ok {
+			return v
+		}
+	}
+	if v, ok := t.fields[field]; ok {
+		return v
+	}
+	if plain, _, ok := strings.Cut(field, "-"); ok {
+		return t.fields[plain]
+	}
+	return ""
+}
+
+// metaget is Question->$field as METAGET calls it: the question's own
+// field, else its template's (every field exists there, empty when
+// absent); descriptions and choices have the question's variables
+// substituted. Without a template a field does not exist.
+func (d *debconfDB) metaget(q *dcItem, field string) (string, bool) {
+	expand := func(v string) string { return expandVars(v, q.variables) }
+	switch field {
+	case "value":
+		v, ok := q.fields["value"]
+		if !ok {
+			if t := d.templateOf(q); t != nil {
+				return tmplField(t, "default", true), true
+			}
+		}
+		return v, ok
+	case "owners":
+		return strings.Join(sortedKeys(q.owners), ", "), true
+	case "description", "extended_description", "choices":
+		t := d.templateOf(q)
+		if t == nil {
+			return "", true
+		}
+		return expand(tmplField(t, field, true)), true
+	}
+	v, ok := q.fields[field]
+	if !ok {
+		t := d.templateOf(q)
+		if t == nil {
+			return "", false
+		}
+		v = tmplField(t, field, true)
+	}
+	if regexp.MustCompile(`^(description|extended_description|choices)-`).MatchString(field) {
+		v = expand(v)
+	}
+	return v, true
 }
 
 // newQuestion is Question->new plus template(): an owned question
@@ -581,12 +641,11 @@ func debconfCmd(c *cmd) error {
 		if q == nil {
 			return badParams(args[0])
 		}
-		if t := d.templateOf(q); t != nil {
-			if def, ok := t.fields["default"]; ok {
-				q.fields["value"] = def
-			} else {
-				delete(q.fields, "value")
-			}
+		// value(default): the template's default, '' without one.
+		if _, own := q.fields["default"]; own {
+			q.fields["value"] = q.fields["default"]
+		} else if t := d.templateOf(q); t != nil {
+			q.fields["value"] = tmplField(t, "default", true)
 		}
 		q.flags["seen"] = "false"
 		return reply(0, "")
@@ -640,16 +699,11 @@ func debconfCmd(c *cmd) error {
 		if q == nil {
 			return badParams(args[0])
 		}
-		t := d.templateOf(q)
-		f := strings.ToLower(args[1])
-		if t == nil {
-			return reply(10, f+" does not exist")
-		}
-		v, ok := t.fields[f]
+		v, ok := d.metaget(q, strings.ToLower(args[1]))
 		if !ok {
-			return reply(10, f+" does not exist")
+			return reply(10, args[1]+" does not exist")
 		}
-		return reply(0, expandVars(v, q.variables))
+		return reply(0, v)
 	case "REGISTER":
 		if len(args) != 2 {
 			return reply(20, "Incorrect number of arguments")
@@ -729,7 +783,10 @@ func (d *debconfDB) noninteractiveValue(name string) string {
 	case "text", "error":
 		return ""
 	case "select":
-		choices := splitChoices(expandVars(t.fields["choices"], q.variables))
+		// Noninteractive::Select compares with the untranslated
+		// choices (Choices-C where the template has it): the value
+		// stored is always a C value.
+		choices := splitChoices(expandVars(tmplField(t, "choices", false), q.variables))
 		for _, ch := range choices {
 			if ch == v {
 				return v
