@@ -78,3 +78,38 @@ func TestLocalDebErrors(t *testing.T) {
 		}
 	}
 }
+
+// A local .deb's own index (suite "local", first in order) must not be
+// taken for the main suite, whose Essential and Priority seed the set:
+// minbase plus a .deb was 46 packages of bookworm's 96, without dash.
+func TestLocalDebKeepsVariant(t *testing.T) {
+	dir := t.TempDir()
+	p := writeDeb(t, dir, "mytool_1.0-1_amd64.deb", testarchive.NewDeb("mytool", "1.0-1", "Depends: libc6", "Priority: optional"))
+	names := func(include ...string) map[string]bool {
+		b := newTestBuild(t, "out.tar")
+		b.cfg.Variant = "minbase"
+		b.cfg.NoUpdates = true
+		b.cfg.Include = include
+		plan, err := Resolve(t.Context(), b.cache, b.cfg.Config)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]bool{}
+		for _, pkg := range plan.Packages {
+			got[pkg.Name] = true
+		}
+		return got
+	}
+	without, with := names(), names(p)
+	if !with["mytool"] {
+		t.Error("the local .deb is not in the plan")
+	}
+	for n := range without {
+		if !with[n] {
+			t.Errorf("%s is missing from minbase plus a local .deb", n)
+		}
+	}
+	if len(with) != len(without)+1 {
+		t.Errorf("%d packages with the .deb, %d without", len(with), len(without))
+	}
+}

@@ -193,6 +193,8 @@ func Resolve(ctx context.Context, c *cache.Cache, cfg Config) (*Plan, error) {
 		Architecture: cfg.Architectures[0],
 		Foreign:      cfg.Architectures[1:],
 		Recommends:   cfg.Recommends,
+		// The main suite, never a local .deb's own index (ordered first).
+		Suite: entries[0].Suite,
 	})
 	if err != nil {
 		return nil, err
