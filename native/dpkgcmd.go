@@ -511,13 +511,29 @@ func dpkgDivertCmd(c *cmd) error {
 		if !quiet {
 			fmt.Fprintf(c.stdout, "Adding '%s'\n", divDescribe(nd))
 		}
+		if rename {
+			if rename, err = s.divertCheckRename(c, file, divert); err != nil {
+				return err
+			}
+		}
+		// dpkg renames no file the diverting package ships itself: it
+		// unpacks that one in place, the diversion being its own.
+		if rename && pkg != "" && s.pkgOwnsFile(pkg, file) {
+			if !quiet {
+				fmt.Fprintf(c.stdout, "Ignoring request to rename file '%s' owned by diverting package '%s'\n", file, pkg)
+			}
+			rename = false
+		}
+		if rename && s.essentialOwnsFile(file) {
+			fmt.Fprintf(c.stderr, "dpkg-divert: warning: diverting file '%s' from an Essential package with rename is dangerous, use --no-rename\n", file)
+		}
 		if !o.has("test") {
+			s.divs = append(s.divs, nd)
 			if rename {
-				if err := s.divertRename(c, file, divert); err != nil {
+				if err := s.divertRename(file, divert); err != nil {
 					return err
 				}
 			}
-			s.divs = append(s.divs, nd)
 		}
 		return nil
 	}
@@ -537,9 +553,14 @@ func dpkgDivertCmd(c *cmd) error {
 		if !quiet {
 			fmt.Fprintf(c.stdout, "Removing '%s'\n", divDescribe(d))
 		}
+		if rename {
+			if rename, err = s.divertCheckRename(c, d.Divert, d.Path); err != nil {
+				return err
+			}
+		}
 		if !o.has("test") {
 			if rename {
-				if err := s.divertRename(c, d.Divert, d.Path); err != nil {
+				if err := s.divertRename(d.Divert, d.Path); err != nil {
 					return err
 				}
 			}
@@ -553,25 +574,69 @@ func dpkgDivertCmd(c *cmd) error {
 	return nil
 }
 
-// divertRename moves from to to, as dpkg-divert --rename does when the
-// file is there and the destination is free.
-func (s *sys) divertRename(c *cmd, from, to string) error {
-	src, _, ok, err := s.resolve("/", from, false)
-	if err != nil || !ok {
-		return nil
+// divertCheckRename is dpkg-divert's check_rename: no rename when from
+// is absent; an error when to is there too (dpkg allows that only for a
+// hard link of the same file, which a stage cannot tell, so it refuses).
+func (s *sys) divertCheckRename(c *cmd, from, to string) (bool, error) {
+	if _, _, ok, err := s.resolve("/", from, false); err != nil || !ok {
+		return false, nil
 	}
-	dst, _, exists, err := s.resolve("/", to, false)
+	_, _, exists, err := s.resolve("/", to, false)
 	if err != nil {
-		return c.failf("error: rename %s: %v", to, err)
+		return false, c.failf("error: rename %s: %v", to, err)
 	}
 	if exists {
-		fmt.Fprintf(c.stderr, "dpkg-divert: error: rename involves overwriting '%s' with different file '%s', not allowed\n", to, from)
-		return status(2)
+		fmt.Fprintf(c.stderr, "dpkg-divert: error: rename involves overwriting '%s' with\n  different file '%s', not allowed\n", to, from)
+		return false, status(2)
+	}
+	return true, nil
+}
+
+// divertRename moves from to to after divertCheckRename allowed it.
+func (s *sys) divertRename(from, to string) error {
+	src, _, _, err := s.resolve("/", from, false)
+	if err != nil {
+		return &stageError{err}
+	}
+	dst, _, _, err := s.resolve("/", to, false)
+	if err != nil {
+		return &stageError{err}
 	}
 	if err := s.st.Rename(src, dst); err != nil {
 		return &stageError{err}
 	}
 	return nil
+}
+
+// pkgOwnsFile tells whether a package named name (of any architecture)
+// lists file, as dpkg's diversion_is_owned_by_self: the path as given,
+// matched literally against the file lists.
+func (s *sys) pkgOwnsFile(name, file string) bool {
+	for _, p := range s.pkgs {
+		if p.name == name && listsFile(s.st.Files(p.key()), file) {
+			return true
+		}
+	}
+	return false
+}
+
+// essentialOwnsFile tells whether an Essential package lists file.
+func (s *sys) essentialOwnsFile(file string) bool {
+	for _, p := range s.pkgs {
+		if p.essential && listsFile(s.st.Files(p.key()), file) {
+			return true
+		}
+	}
+	return false
+}
+
+func listsFile(files []string, file string) bool {
+	for _, f := range files {
+		if f == file {
+			return true
+		}
+	}
+	return false
 }
 
 // Stat overrides.
