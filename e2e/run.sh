@@ -4,7 +4,7 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 status=0
-for part in resolve build native defaults targets kill; do
+for part in resolve build native defaults targets hostile kill; do
   [ -e "$here/$part.sh" ] || continue
   bash "$here/$part.sh" || status=1
 done
