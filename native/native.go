@@ -12,7 +12,8 @@
 // does not have, or that fails, leaves its package unconfigured (Unpacked
 // or HalfConfigured, for dpkg --configure -a), and the Report says why:
 // native mode never marks a package installed whose scripts it did not
-// carry out.
+// carry out, nor, as dpkg, one whose dependencies are not configured
+// (left Unpacked, transitively).
 //
 // The sequence follows mmdebstrap: the essential set is installed first
 // (all preinst install, then postinst configure in dependency order, then
@@ -76,9 +77,13 @@ type Report struct {
 // Failure is a package native mode did not configure.
 type Failure struct {
 	Package string
-	Script  string     // "preinst", "postinst", "postinst triggered", …
-	State   dpkg.State // what the database now says
-	Err     error
+	// Script is the one that failed ("preinst", "postinst", "postinst
+	// triggered …"), or the relation field ("Depends", "Pre-Depends")
+	// when a dependency left unconfigured kept the postinst from running
+	// (Err is then a *DependsError).
+	Script string
+	State  dpkg.State // what the database now says
+	Err    error
 }
 
 func (f Failure) String() string {
@@ -266,24 +271,69 @@ func (s *sys) install(ctx context.Context, batch []*pkgState) error {
 			}
 		}
 	}
-	for _, p := range s.configureOrder(batch) {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if p.failed {
-			continue
-		}
-		if err := s.configure(ctx, p); err != nil {
-			if err := s.fail(p, "postinst", dpkg.HalfConfigured, err); err != nil {
+	// As dpkg --configure: in dependency order, each package only once
+	// its dependencies are configured. One whose dependency was left
+	// unconfigured stays Unpacked, its postinst not run, and so on
+	// transitively; one waiting for a package still to come is tried
+	// again after it. When only waiting packages remain, they wait on
+	// each other (a cycle): the first in order is configured anyway, as
+	// dpkg breaks a cycle.
+	queue := s.configureOrder(batch)
+	open := map[*pkgState]bool{}
+	for _, p := range queue {
+		open[p] = true
+	}
+	for len(queue) > 0 {
+		var waiting []*pkgState
+		progress := false
+		for _, p := range queue {
+			if err := ctx.Err(); err != nil {
 				return err
 			}
-			continue
+			if p.failed { // its preinst failed
+				delete(open, p)
+				continue
+			}
+			verdict, why := s.checkDepends(p, open)
+			if verdict == depsWait {
+				waiting = append(waiting, p)
+				continue
+			}
+			delete(open, p)
+			progress = true
+			if verdict == depsBroken {
+				if err := s.fail(p, why.(*DependsError).Field, dpkg.Unpacked, why); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := s.configureOne(ctx, p); err != nil {
+				return err
+			}
 		}
-		p.state = dpkg.Installed
-		p.pending = nil
-		s.report.Configured = append(s.report.Configured, p.key())
+		if !progress && len(waiting) > 0 {
+			p := waiting[0]
+			delete(open, p)
+			if err := s.configureOne(ctx, p); err != nil {
+				return err
+			}
+			waiting = waiting[1:]
+		}
+		queue = waiting
 	}
 	return s.runTriggers(ctx)
+}
+
+// configureOne runs p's postinst and records the outcome; an error is
+// the stage's own.
+func (s *sys) configureOne(ctx context.Context, p *pkgState) error {
+	if err := s.configure(ctx, p); err != nil {
+		return s.fail(p, "postinst", dpkg.HalfConfigured, err)
+	}
+	p.state = dpkg.Installed
+	p.pending = nil
+	s.report.Configured = append(s.report.Configured, p.key())
+	return nil
 }
 
 // configure runs what dpkg --configure runs for a package installed for

@@ -1,6 +1,11 @@
 package native
 
-import "strings"
+import (
+	"fmt"
+	"strings"
+
+	"github.com/debstrap/debstrap/dpkg"
+)
 
 // relationNames are the package names a relation field mentions, every
 // alternative included, version and architecture qualifiers dropped.
@@ -126,4 +131,86 @@ func (s *sys) configureOrder(batch []*pkgState) []*pkgState {
 		visit(p)
 	}
 	return out
+}
+
+// candidates are the packages of the run that can satisfy the
+// alternative name in a dependency of p: for a foreign p its own
+// architecture's package first, then the package of that name, then
+// those providing it.
+func (s *sys) candidates(p *pkgState, name string) []*pkgState {
+	var out []*pkgState
+	if p.foreign {
+		if q := s.byName[name+":"+p.arch]; q != nil {
+			out = append(out, q)
+		}
+	}
+	if q := s.byName[name]; q != nil {
+		out = append(out, q)
+	}
+	return append(out, s.provides[name]...)
+}
+
+// depVerdict is what a package's dependencies allow at one point of the
+// configure loop.
+type depVerdict int
+
+const (
+	depsMet    depVerdict = iota // every clause has an alternative configured
+	depsWait                     // some clause waits for a package still to be configured
+	depsBroken                   // some clause can no longer be satisfied
+)
+
+// DependsError is why a package was left unconfigured without running
+// its postinst: a package it depends on (every alternative of one clause
+// of its Depends or Pre-Depends) was left unconfigured, as dpkg leaves a
+// package whose dependencies are not configured.
+type DependsError struct {
+	Field string   // "Depends" or "Pre-Depends"
+	On    []string // the alternatives present in the run, none configured
+}
+
+func (e *DependsError) Error() string {
+	verb := "depends on"
+	if e.Field == "Pre-Depends" {
+		verb = "pre-depends on"
+	}
+	return fmt.Sprintf("%s %s, left unconfigured", verb, strings.Join(e.On, " | "))
+}
+
+// checkDepends applies dpkg's rule to p: it is configured only once each
+// clause of its Pre-Depends and Depends has an alternative (by name or
+// through Provides) configured; merely unpacked does not count. A clause
+// waits while an alternative is open (of this batch, not yet tried); it
+// is broken when every alternative present was left unconfigured or
+// belongs to a later batch. A clause none of whose alternatives is in the
+// run is not native's to judge (apt resolved it) and counts as met.
+func (s *sys) checkDepends(p *pkgState, open map[*pkgState]bool) (depVerdict, error) {
+	verdict := depsMet
+	for _, field := range []string{"Pre-Depends", "Depends"} {
+		for _, clause := range relationClauses(p.ctrl.Get(field)) {
+			met, wait := false, false
+			var present []string
+			for _, name := range clause {
+				for _, q := range s.candidates(p, name) {
+					switch {
+					case q == p || (q.state == dpkg.Installed && !q.failed):
+						met = true
+					case open[q] && !q.failed:
+						wait = true
+					}
+					if !contains(present, q.key()) {
+						present = append(present, q.key())
+					}
+				}
+			}
+			switch {
+			case met || len(present) == 0:
+			case wait:
+				verdict = depsWait
+			default:
+				return depsBroken, &DependsError{Field: field, On: present}
+			}
+		}
+	}
+	return verdict, nil
 }
