@@ -68,8 +68,7 @@ func rewrite(f *syntax.File) error {
 // before any environment is consulted. fixPids renames them to variables
 // the script's environment sets to fixed ids (pidEnv), so no host pid
 // reaches a script and an image that records one stays reproducible.
-// Only the script's own text is rewritten: eval's argument is parsed by
-// the interpreter at run time and still sees the host's pids.
+// eval's text gets the same rewrite when it runs (evalRewritten).
 func fixPids(f *syntax.File) error {
 	syntax.Walk(f, func(n syntax.Node) bool {
 		switch x := n.(type) {

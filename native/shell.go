@@ -293,12 +293,33 @@ func (s *sys) callHandler(run *shellRun) interp.CallHandlerFunc {
 			return args, nil
 		}
 		if args[0] == "eval" {
-			if err := checkNesting([]byte(strings.Join(args[1:], " "))); err != nil {
-				return nil, &UnsupportedError{Command: "eval", Reason: err.Error()}
-			}
+			return evalRewritten(args)
 		}
 		return s.guardBuiltin(ctx, run, args), nil
 	}
+}
+
+// evalRewritten gives eval's text the corrections the script's own text
+// had (rewrite: $$ and $PPID, process substitution, …), so that eval
+// reaches no more of the host than the script. Text that does not parse
+// is left to the interpreter, which reports the syntax error.
+func evalRewritten(args []string) ([]string, error) {
+	text := strings.Join(args[1:], " ")
+	if err := checkNesting([]byte(text)); err != nil {
+		return nil, &UnsupportedError{Command: "eval", Reason: err.Error()}
+	}
+	f, err := syntax.NewParser(syntax.Variant(syntax.LangBash)).Parse(strings.NewReader(text), "eval")
+	if err != nil {
+		return args, nil
+	}
+	if err := rewrite(f); err != nil {
+		return nil, &UnsupportedError{Command: "eval", Reason: err.Error()}
+	}
+	var b strings.Builder
+	if err := syntax.NewPrinter().Print(&b, f); err != nil {
+		return nil, &UnsupportedError{Command: "eval", Reason: err.Error()}
+	}
+	return []string{"eval", b.String()}, nil
 }
 
 // guardBuiltin rewrites a call of a builtin (functions aside) that would

@@ -30,6 +30,9 @@ func TestShellSemantics(t *testing.T) {
 		{"no-such-tool; echo $?", "no-such-tool: not found\n127\n"},
 		{"set -e; if true; then echo in; exit 0; else false || true; fi; echo not-here", "in\n"},
 		{"echo $$ ${$} $PPID \"$$\" $((PPID + 0)); (echo $$)", "2 2 1 2 1\n2\n"},
+		{"eval 'echo $$ $PPID'; x='echo $(( $$ + PPID ))'; eval \"$x\"; eval 'eval \"echo \\$\\$\"'", "2 1\n3\n2\n"},
+		{"set -e; eval 'if true; then echo in; exit 0; else false || true; fi'; echo not-here", "in\n"},
+		{"eval 'cat <(echo sub)'", "sub\n"},
 	} {
 		out, err := sh(t, s, c.script)
 		if err != nil || out != c.want {
