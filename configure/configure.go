@@ -106,6 +106,10 @@ type Options struct {
 	Step func()
 	// TempDir holds the helper's job files; "" = os.TempDir().
 	TempDir string
+	// PreinstDone names unpacked packages whose preinst install already
+	// ran (native mode did it, then left the package to dpkg): the second
+	// stage does not run it again.
+	PreinstDone []string
 }
 
 func (o Options) logger() *slog.Logger {

@@ -474,3 +474,29 @@ func TestConfigureExecConfined(t *testing.T) {
 		})
 	}
 }
+
+// TestConfigureExecPreinstDone: a package whose preinst native mode ran
+// already is configured without running its preinst again.
+func TestConfigureExecPreinstDone(t *testing.T) {
+	for _, c := range execModes(t) {
+		t.Run(c.Name(), func(t *testing.T) {
+			st := fakeRoot(t)
+			if err := c.Configure(context.Background(), st, Options{
+				Logger: testLogger(t), Order: []string{"fake-base", "b-pkg"}, PreinstDone: []string{"b-pkg"},
+			}); err != nil {
+				t.Fatal(err)
+			}
+			b, err := st.ReadFile("/var/lib/order")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(b) != "fake-base\n" {
+				t.Errorf("preinsts ran: %q, want only fake-base's", b)
+			}
+			data, _ := st.ReadFile("/var/lib/dpkg/status")
+			if p := pendingInStatus(data); len(p) > 0 {
+				t.Errorf("still pending: %v", p)
+			}
+		})
+	}
+}

@@ -35,6 +35,10 @@ type scriptParams struct {
 	// there is something to do before dpkg --configure; nil means every
 	// package may have.
 	Work []string
+	// PreinstDone lists unpacked packages whose preinst already ran (native
+	// mode carried it out before leaving the package to dpkg): their new
+	// conffiles are still set aside, their preinst is not run again.
+	PreinstDone []string
 	// Env lines exported by the script (extract mode; the chroot run
 	// gets its environment from the helper instead).
 	Env []string
@@ -84,7 +88,7 @@ set -e
 	for _, l := range []struct {
 		name  string
 		names []string
-	}{{"order", p.Order}, {"essential", p.Essential}, {"work", p.Work}} {
+	}{{"order", p.Order}, {"essential", p.Essential}, {"work", p.Work}, {"preinst_done", p.PreinstDone}} {
 		b.WriteString(l.name + "='\n")
 		for _, n := range l.names {
 			if !pkgNameRE.MatchString(n) {
@@ -217,7 +221,7 @@ finish_unpack() {
 		# dpkg runs a new package's preinst from its control area,
 		# tmp.ci (debconf finds the package's name, templates and config
 		# script there).
-		if [ -f "$admin/info/$q.preinst" ]; then
+		if [ -f "$admin/info/$q.preinst" ] && ! listed "$q" "$preinst_done"; then
 			ci="$admin/tmp.ci"
 			rm -rf "$ci"
 			mkdir "$ci"
