@@ -104,28 +104,79 @@ func (s *sys) essentialSplit() (first, rest []*pkgState) {
 }
 
 // configureOrder orders a batch as dpkg configures it: every package
-// after the packages of the batch it depends on, otherwise in the order
-// given; a dependency cycle is broken where it is found.
+// after the packages of the batch it depends on (Pre-Depends and
+// Depends), otherwise in the order given; a dependency cycle is broken
+// where it is found. Essential packages come first, as mmdebstrap's
+// essential step and apt's ordering have it: a package need not declare
+// a dependency on an Essential one (Policy 3.8), so every other package
+// of the batch waits for each Essential package that does not itself
+// need it. Without that, a non-essential package an Essential one
+// depends on (usrmerge, through init-system-helpers) was configured
+// before Essential packages met later in the order (debianutils, whose
+// postinst makes /etc/shells and the which alternative usrmerge's
+// postinst uses).
 func (s *sys) configureOrder(batch []*pkgState) []*pkgState {
 	inBatch := map[*pkgState]bool{}
+	var essential []*pkgState
 	for _, p := range batch {
 		inBatch[p] = true
+		if p.essential {
+			essential = append(essential, p)
+		}
+	}
+	// needs[e] is what Essential e depends on in the batch, transitively.
+	needs := map[*pkgState]map[*pkgState]bool{}
+	for _, e := range essential {
+		seen := map[*pkgState]bool{}
+		var walk func(p *pkgState)
+		walk = func(p *pkgState) {
+			for _, q := range s.depends(p) {
+				if inBatch[q] && !seen[q] {
+					seen[q] = true
+					walk(q)
+				}
+			}
+		}
+		walk(e)
+		needs[e] = seen
 	}
 	state := map[*pkgState]int{} // 1 visiting, 2 done
-	var out []*pkgState
+	var out, stack []*pkgState
+	// needsStack says whether e depends on a package being visited: it
+	// is not put before that one, which would break a cycle that is none.
+	needsStack := func(e *pkgState) bool {
+		for _, p := range stack {
+			if needs[e][p] {
+				return true
+			}
+		}
+		return false
+	}
 	var visit func(p *pkgState)
 	visit = func(p *pkgState) {
 		if state[p] != 0 {
 			return
 		}
 		state[p] = 1
+		stack = append(stack, p)
 		for _, q := range s.depends(p) {
 			if inBatch[q] {
 				visit(q)
 			}
 		}
+		if !p.essential {
+			for _, e := range essential {
+				if state[e] == 0 && !needsStack(e) {
+					visit(e)
+				}
+			}
+		}
+		stack = stack[:len(stack)-1]
 		state[p] = 2
 		out = append(out, p)
+	}
+	for _, p := range essential {
+		visit(p)
 	}
 	for _, p := range batch {
 		visit(p)
