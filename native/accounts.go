@@ -200,22 +200,74 @@ func getentCmd(c *cmd) error {
 	return status(st)
 }
 
-// freeID finds a free id for a system account: from max down to min, as
-// the shadow tools allocate them, skipping ids used in either file given.
-func freeID(min, max int, used ...*acctFile) int {
-	for id := max; id >= min; id-- {
-		free := true
-		for _, f := range used {
-			if f != nil && f.findID(id) != nil {
-				free = false
-				break
-			}
+// newSystemID is the shadow tools' find_new_uid/find_new_gid for a
+// system account: preferred (useradd's uid as the user group's gid;
+// -1 for none) if free and at most max; else down from just below the
+// lowest id in use in min..max (so that a deleted account's id is not
+// reused), and when that is min itself or nothing is free below, down
+// from max.
+func newSystemID(min, max, preferred int, f *acctFile) int {
+	used := map[int]bool{}
+	lowest := max
+	for _, l := range f.lines {
+		if len(l) < 3 {
+			continue
 		}
-		if free {
+		id, err := strconv.Atoi(l[2])
+		if err != nil {
+			continue
+		}
+		used[id] = true
+		if id <= lowest && id >= min {
+			lowest = id - 1
+		}
+	}
+	if preferred >= 1 && preferred <= max && !used[preferred] {
+		return preferred
+	}
+	if lowest < min {
+		lowest = max
+	}
+	for id := lowest; id >= min; id-- {
+		if !used[id] {
 			return id
 		}
 	}
+	if lowest != max {
+		for id := max; id >= min; id-- {
+			if !used[id] {
+				return id
+			}
+		}
+	}
 	return -1
+}
+
+// useraddDefault is a setting of /etc/default/useradd (KEY=value), as
+// useradd reads it, or useradd's built-in default.
+func (s *sys) useraddDefault(key, def string) string {
+	data, err := s.readFile("/etc/default/useradd")
+	if err != nil {
+		return def
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		if k, v, ok := strings.Cut(l, "="); ok && k == key {
+			return v
+		}
+	}
+	return def
+}
+
+// sysIDRange is SYS_UID_MIN..SYS_UID_MAX (or the GID pair) as the shadow
+// tools read them: -K overrides, then login.defs, then 101 and one below
+// UID_MIN (GID_MIN).
+func (s *sys) sysIDRange(keys map[string]int, kind string) (int, int) {
+	min := keyInt(keys, "SYS_"+kind+"_MIN", s.loginDefs("SYS_"+kind+"_MIN", 101))
+	max := keyInt(keys, "SYS_"+kind+"_MAX", s.loginDefs("SYS_"+kind+"_MAX", keyInt(keys, kind+"_MIN", s.loginDefs(kind+"_MIN", 1000))-1))
+	if min == 0 {
+		min = 1
+	}
+	return min, max
 }
 
 // addGroup adds a group to /etc/group and, when it exists, /etc/gshadow.
@@ -280,8 +332,8 @@ func groupaddCmd(c *cmd) error {
 	}
 	if gid < 0 {
 		if o.has("system") {
-			gid = freeID(keyInt(keys, "SYS_GID_MIN", c.s.loginDefs("SYS_GID_MIN", 100)),
-				keyInt(keys, "SYS_GID_MAX", c.s.loginDefs("SYS_GID_MAX", c.s.loginDefs("GID_MIN", 1000)-1)), group)
+			min, max := c.s.sysIDRange(keys, "GID")
+			gid = newSystemID(min, max, -1, group)
 		} else {
 			return c.unsupported("allocating a non-system group id")
 		}
@@ -350,8 +402,8 @@ func useraddCmd(c *cmd) error {
 		if !system {
 			return c.unsupported("allocating a non-system user id")
 		}
-		uid = freeID(keyInt(keys, "SYS_UID_MIN", s.loginDefs("SYS_UID_MIN", 100)),
-			keyInt(keys, "SYS_UID_MAX", s.loginDefs("SYS_UID_MAX", s.loginDefs("UID_MIN", 1000)-1)), passwd)
+		min, max := s.sysIDRange(keys, "UID")
+		uid = newSystemID(min, max, -1, passwd)
 		if uid < 0 {
 			return c.failf("Can't get unique system UID (no more available UIDs)")
 		}
@@ -378,9 +430,15 @@ func useraddCmd(c *cmd) error {
 			fmt.Fprintf(c.stderr, "useradd: group %s exists - if you want to add this user to that group, use -g.\n", name)
 			return status(9)
 		}
-		gid = uid
-		if group.findID(gid) != nil {
-			gid = freeID(s.loginDefs("SYS_GID_MIN", 100), s.loginDefs("SYS_GID_MAX", 999), group)
+		if system {
+			min, max := s.sysIDRange(keys, "GID")
+			gid = newSystemID(min, max, uid, group)
+		} else if gid = uid; group.findID(gid) != nil || gid < s.loginDefs("GID_MIN", 1000) || gid > s.loginDefs("GID_MAX", 60000) {
+			return c.unsupported("allocating a non-system group id")
+		}
+		if gid < 0 {
+			fmt.Fprintf(c.stderr, "useradd: can't create group\n")
+			return status(4)
 		}
 		if err := s.addGroup(name, gid, ""); err != nil {
 			return err
@@ -388,9 +446,12 @@ func useraddCmd(c *cmd) error {
 	}
 	home := o.get("home-dir")
 	if home == "" {
-		home = "/home/" + name
+		home = strings.TrimSuffix(s.useraddDefault("HOME", "/home"), "/") + "/" + name
 	}
 	shell := o.get("shell")
+	if !o.has("shell") {
+		shell = s.useraddDefault("SHELL", "/bin/bash")
+	}
 	pw := "!"
 	if p := o.get("password"); p != "" {
 		pw = p

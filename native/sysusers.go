@@ -95,12 +95,16 @@ func sysusersCmd(c *cmd) error {
 			case "u":
 				idf := f[2]
 				if idf != "-" {
+					// "uid", "uid:group", "-:group" (openssh-server's
+					// sshd -:nogroup: an allocated uid, an existing group).
 					u, g, hasG := strings.Cut(idf, ":")
-					n, err := strconv.Atoi(u)
-					if err != nil {
-						return c.unsupported("sysusers user id %q", idf)
+					if u != "-" {
+						n, err := strconv.Atoi(u)
+						if err != nil {
+							return c.unsupported("sysusers user id %q", idf)
+						}
+						it.id = n
 					}
-					it.id = n
 					if hasG {
 						if gn, err := strconv.Atoi(g); err == nil {
 							it.gid = gn
@@ -172,23 +176,6 @@ func (s *sys) sysusersApply(c *cmd, groups, users []*suItem, members [][2]string
 		if passwd.find(u.name) != nil {
 			continue
 		}
-		uid := u.id
-		if uid < 0 || !uidFree(uid) {
-			uid = -1
-			if g, ok := gidOf[u.name]; ok && uidFree(g) {
-				uid = g
-			} else {
-				for id := sysMax; id > 0; id-- {
-					if uidFree(id) && gidFree(id) {
-						uid = id
-						break
-					}
-				}
-			}
-		}
-		if uid < 0 {
-			return c.failf("no free user id for %s", u.name)
-		}
 		gid := u.gid
 		if gid < 0 {
 			gname := u.group
@@ -205,6 +192,26 @@ func (s *sys) sysusersApply(c *cmd, groups, users []*suItem, members [][2]string
 				return c.failf("group %s of user %s does not exist", gname, u.name)
 			}
 			gid = g
+		}
+		// As systemd-sysusers' add_user: the uid asked for if free, else
+		// the primary group's gid if no user has it, else down from 999
+		// an id neither a user nor another's group has.
+		uid := u.id
+		if uid < 0 || !uidFree(uid) {
+			uid = -1
+			if uidFree(gid) {
+				uid = gid
+			} else {
+				for id := sysMax; id > 0; id-- {
+					if l := group.findID(id); uidFree(id) && (l == nil || l[0] == u.name) {
+						uid = id
+						break
+					}
+				}
+			}
+		}
+		if uid < 0 {
+			return c.failf("no free user id for %s", u.name)
 		}
 		home, shell := u.home, u.shell
 		if home == "" {
