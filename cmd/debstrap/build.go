@@ -88,7 +88,8 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if c.verbose {
 		scripts = stderr
 	}
-	conf, err := configurer(*mode, arch, log, scripts, nf.limits())
+	nout := &nativeOutcome{}
+	conf, err := configurer(*mode, arch, log, scripts, nf.limits(), nout)
 	if err != nil {
 		return err
 	}
@@ -137,6 +138,7 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		phases = append(phases, p.Name, p.Duration.Round(time.Millisecond))
 	}
 	log.Debug("phases", phases...)
+	nout.printSkipped(log, c.verbose)
 	if !c.quiet {
 		// A directory has neither digest nor size.
 		extra := ""

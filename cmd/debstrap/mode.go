@@ -33,17 +33,18 @@ func checkMode(mode string) error {
 
 // configurer picks the configure step for --mode and the native
 // architecture; scripts' output goes to w (nil: kept for error messages).
-// auto is decided once the packages are unpacked (autoStep).
-func configurer(mode, arch string, log *slog.Logger, w io.Writer, lim native.Limits) (bootstrap.Configurer, error) {
+// auto is decided once the packages are unpacked (autoStep). A native
+// configure step records its report in out (nil: nowhere).
+func configurer(mode, arch string, log *slog.Logger, w io.Writer, lim native.Limits, out *nativeOutcome) (bootstrap.Configurer, error) {
 	if arch == "" {
 		arch = bootstrap.HostArchitecture()
 	}
 	if mode == "native" {
-		return nativeStep{log: log, lim: lim}, nil
+		return nativeStep{log: log, lim: lim, out: out}, nil
 	}
 	c, err := configure.Pick(configure.Mode(mode), arch)
 	if mode == "auto" {
-		a := &autoStep{log: log, native: nativeStep{log: log, lim: lim}}
+		a := &autoStep{log: log, native: nativeStep{log: log, lim: lim, out: out}}
 		if err != nil {
 			a.cannot = err.Error()
 		} else {
@@ -146,6 +147,40 @@ func (s configureStep) Configure(ctx context.Context, st *rootfs.Stage, b *boots
 type nativeStep struct {
 	log *slog.Logger
 	lim native.Limits
+	out *nativeOutcome // nil: the report is not kept
+}
+
+// nativeOutcome is what a native configure step leaves for the build's
+// final report.
+type nativeOutcome struct {
+	report *native.Report // nil until native mode ran
+}
+
+// skippedShown is how many of the effects native mode left out the final
+// report names without -v.
+const skippedShown = 5
+
+// printSkipped names, at the end of a build, the effects native mode
+// knowingly left out (Report.Skipped: hwdb.bin, the journal catalog, .pyc
+// files, …): the first few, all with verbose. They are not failures (the
+// packages are configured) but the image lacks them; docs/fidelity.md
+// lists them.
+func (o *nativeOutcome) printSkipped(log *slog.Logger, verbose bool) {
+	if o == nil || o.report == nil || len(o.report.Skipped) == 0 {
+		return
+	}
+	skipped := o.report.Skipped
+	log.Info(fmt.Sprintf("native mode left out %d effect(s) of the maintainer scripts (see docs/fidelity.md)", len(skipped)))
+	shown := skipped
+	if !verbose && len(shown) > skippedShown {
+		shown = shown[:skippedShown]
+	}
+	for _, e := range shown {
+		log.Info("left out", "effect", e)
+	}
+	if n := len(skipped) - len(shown); n > 0 {
+		log.Info(fmt.Sprintf("%d more; -v for all", n))
+	}
 }
 
 func (nativeStep) Name() string { return "native" }
@@ -168,6 +203,9 @@ func (s nativeStep) Configure(ctx context.Context, st *rootfs.Stage, b *bootstra
 	})
 	if err != nil {
 		return err
+	}
+	if s.out != nil {
+		s.out.report = rep
 	}
 	if w := rep.Warning(); w != "" {
 		s.log.Warn(w)
