@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# make e2e-full only (E2E_FULL=1): the long comparisons. For bookworm,
+# trixie and noble, minbase, standard and minbase plus the popular set
+# (POPULAR, ~700 packages) are built as the unprivileged user in
+# --mode=auto and --mode=unshare; the two must not differ outside
+# e2e/auto.ignore (docs/fidelity.md says why for each), auto's image must
+# pass dpkg --audit, and /etc/passwd and /etc/group must be the same.
+# Then --mode=native alone on the popular set: every package dpkg --audit
+# names must be in native's warning. Long: an hour from a cold cache.
+set -uo pipefail
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/image.sh"
+
+POPULAR=curl,wget,git,openssh-client,openssh-server,procps,ca-certificates,gnupg,dirmngr,netbase,build-essential,python3,python3-pip,python3-venv,perl,locales,tzdata,sudo,less,vim,nano,iproute2,iputils-ping,net-tools,unzip,zip,xz-utils,bzip2,file,jq,rsync,cron,logrotate,systemd,systemd-sysv,dbus,nginx,apache2,postgresql,default-jre-headless,nodejs,npm,ruby,php-cli,golang-go,cmake,pkg-config,libssl-dev,man-db,bash-completion,apt-transport-https,lsb-release,gosu,tini,supervisor
+ignore=()
+while read -r p; do
+  case "$p" in ''|'#'*) continue ;; esac
+  ignore+=(--ignore "$p")
+done < "$here/auto.ignore"
+
+# sources SUITE: the MIRROR arguments for SUITE.
+sources() {
+  case $1 in
+    noble) printf '%s\n' "deb $UM noble main universe" "deb $UM noble-updates main universe" "deb $UM noble-security main universe" ;;
+    *) printf '%s\n' "$DM" ;;
+  esac
+}
+
+# build NAME MODE SUITE FLAGS...: one build as the user; 0 if it worked.
+build() {
+  local name=$1 mode=$2 suite=$3 src=(); shift 3
+  mapfile -t src < <(sources "$suite")
+  local t0=$SECONDS
+  if as_user "$DEBSTRAP" build -q --mode="$mode" "$@" "$suite" "$work/$name.tar" "${src[@]}" > "$work/$name.log" 2>&1; then
+    echo "    $name: $((SECONDS-t0))s, $(du -h "$work/$name.tar" | cut -f1)"
+    return 0
+  fi
+  bad "$name: build failed: $(tail -3 "$work/$name.log")"
+  return 1
+}
+
+# audit NAME: dpkg --audit of the image, extracted.
+audit() {
+  local dir=$work/$1.root
+  rm -rf "$dir"; mkdir -p "$dir"
+  tar -C "$dir" --numeric-owner -xpf "$work/$1.tar" 2>/dev/null
+  dpkg --root="$dir" --audit 2>&1
+}
+
+# compare SUITE SETNAME FLAGS...
+compare() {
+  local suite=$1 set=$2; shift 2
+  local a=$suite-$set-auto u=$suite-$set-unshare
+  build "$a" auto "$suite" "$@" || return
+  build "$u" unshare "$suite" "$@" || return
+  if "$DEBSTRAP" diff "${ignore[@]}" "$work/$u.tar" "$work/$a.tar" > "$work/$suite-$set.diff" 2>&1; then
+    ok "$suite $set: auto equals unshare outside e2e/auto.ignore"
+  else
+    bad "$suite $set: auto differs from unshare ($(tail -1 "$work/$suite-$set.diff")):"
+    grep -v '^ ' "$work/$suite-$set.diff" | head -15 | sed 's/^/    /'
+  fi
+  local f
+  for f in etc/passwd etc/group; do
+    if cmp -s <(tar -xOf "$work/$u.tar" "./$f") <(tar -xOf "$work/$a.tar" "./$f"); then ok "$suite $set: /$f the same in both"
+    else bad "$suite $set: /$f differs: $(diff <(tar -xOf "$work/$u.tar" "./$f") <(tar -xOf "$work/$a.tar" "./$f") | head -4 | tr '\n' ' ')"; fi
+  done
+  local out; out=$(audit "$a")
+  if [ -z "$out" ]; then ok "$suite $set: dpkg --audit silent in auto's image"
+  else bad "$suite $set: dpkg --audit in auto's image: $(echo "$out" | head -5 | tr '\n' ' ')"; fi
+  rm -rf "$work/$a.root" "$work/$a.tar" "$work/$u.tar"
+}
+
+# native_alone SUITE: the popular set natively; what dpkg --audit names
+# must be in the warning.
+native_alone() {
+  local suite=$1 n=$1-popular-native
+  build "$n" native "$suite" --variant=minbase --include="$POPULAR" || return
+  local left audited missing=
+  left=$(sed -n "s/.*left for 'dpkg --configure -a': //p" "$work/$n.log" | tr -d '"' | tr ' ' '\n' | sort -u)
+  audited=$(audit "$n" | sed -n 's/^ \([a-z0-9][a-z0-9+.:-]*\) .*/\1/p' | sort -u)
+  for p in $audited; do
+    echo "$left" | grep -qx -e "$p" -e "${p%%:*}" || missing="$missing $p"
+  done
+  if [ -z "$missing" ]; then ok "$suite popular native: every package dpkg --audit names ($(echo $audited | wc -w)) is in the warning ($(echo $left | wc -w) named)"
+  else bad "$suite popular native: dpkg --audit names packages the warning does not:$missing"; fi
+  rm -rf "$work/$n.root" "$work/$n.tar"
+}
+
+for suite in bookworm trixie noble; do
+  step "$suite: --mode=auto against --mode=unshare, as $user"
+  compare "$suite" minbase --variant=minbase
+  compare "$suite" standard --variant=standard
+  compare "$suite" popular --variant=minbase --include="$POPULAR"
+  step "$suite: --mode=native alone, the popular set"
+  native_alone "$suite"
+done
+summary
