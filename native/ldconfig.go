@@ -268,13 +268,17 @@ func (s *sys) ldDirs() []ldDir {
 		}
 	}
 	parse("/etc/ld.so.conf", 0)
+	// The built-in directories, after the configured ones: Debian's
+	// ldconfig has the multiarch pair before /lib and /usr/lib, which it
+	// scans too — there the dynamic loader's own link is (arm64's
+	// /lib/ld-linux-aarch64.so.1, i386's /lib/ld-linux.so.2), an entry
+	// of its own beside the one in the multiarch directory.
 	if t := multiarchTriplet[s.opts.Arch]; t != "" {
 		add("/lib/" + t)
 		add("/usr/lib/" + t)
-	} else {
-		add("/lib")
-		add("/usr/lib")
 	}
+	add("/lib")
+	add("/usr/lib")
 	return dirs
 }
 
