@@ -256,17 +256,11 @@ func skipCmd(what, arg string) func(*cmd) error {
 		if arg != "" && !contains(c.args[1:], arg) {
 			return c.unsupported("%s without %s", c.name(), arg)
 		}
-		pkg := "?"
+		pkg, key := "?", ""
 		if c.run.pkg != nil {
-			pkg = c.run.pkg.name
+			pkg, key = c.run.pkg.name, c.run.pkg.key()
 		}
-		entry := fmt.Sprintf("%s: %s (%s)", pkg, what, c.name())
-		for _, e := range c.s.report.Skipped {
-			if e == entry {
-				return nil
-			}
-		}
-		c.s.report.Skipped = append(c.s.report.Skipped, entry)
+		c.s.skipped(key, fmt.Sprintf("%s: %s (%s)", pkg, what, c.name()))
 		return nil
 	}
 }

@@ -26,6 +26,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -61,6 +62,11 @@ type Options struct {
 	Logger *slog.Logger
 	// Limits bound each script's time, memory, output and writes.
 	Limits Limits
+	// LeaveSkipped: an effect native mode would leave out (Report.Skipped)
+	// leaves its package for dpkg instead — half-configured, so that a
+	// real dpkg --configure -a runs its postinst (--mode=auto does) —
+	// and is not reported as skipped.
+	LeaveSkipped bool
 }
 
 // Report says what a run did.
@@ -173,6 +179,9 @@ type sys struct {
 
 	// bud is the budget of the script running (see Limits).
 	bud *budget
+	// leave holds, with LeaveSkipped, the packages whose scripts met an
+	// effect native leaves out, and the first such effect.
+	leave map[string]string
 }
 
 // Configure configures the unpacked packages pkgs of st (given in unpack
@@ -189,7 +198,7 @@ func Configure(ctx context.Context, st *rootfs.Stage, db *dpkg.DB, pkgs []Pkg, o
 	}
 	opts.Epoch = opts.Epoch.UTC()
 	s := &sys{st: st, db: db, opts: opts, log: log, byName: map[string]*pkgState{},
-		provides: map[string][]*pkgState{}, report: &Report{}}
+		provides: map[string][]*pkgState{}, report: &Report{}, leave: map[string]string{}}
 	for _, p := range pkgs {
 		if p.Control == nil {
 			return nil, errors.New("native: a package without control data")
@@ -237,6 +246,16 @@ func Configure(ctx context.Context, st *rootfs.Stage, db *dpkg.DB, pkgs []Pkg, o
 		}
 		if err := s.install(ctx, batch); err != nil {
 			return nil, err
+		}
+	}
+	// Effects met after a package was configured (by a trigger): it is
+	// left half-configured too.
+	for _, p := range s.pkgs {
+		if why, ok := s.leave[p.key()]; ok && p.state == dpkg.Installed {
+			s.report.Configured = slices.DeleteFunc(s.report.Configured, func(k string) bool { return k == p.key() })
+			if err := s.fail(p, "postinst", dpkg.HalfConfigured, &LeftError{Effect: why}); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if err := s.finish(); err != nil {
@@ -330,6 +349,9 @@ func (s *sys) configureOne(ctx context.Context, p *pkgState) error {
 	if err := s.configure(ctx, p); err != nil {
 		return s.fail(p, "postinst", dpkg.HalfConfigured, err)
 	}
+	if why, ok := s.leave[p.key()]; ok {
+		return s.fail(p, "postinst", dpkg.HalfConfigured, &LeftError{Effect: why})
+	}
 	p.state = dpkg.Installed
 	p.pending = nil
 	s.report.Configured = append(s.report.Configured, p.key())
@@ -361,6 +383,26 @@ func (s *sys) fail(p *pkgState, script string, state dpkg.State, err error) erro
 	p.state = state
 	s.report.Failed = append(s.report.Failed, Failure{Package: p.key(), Script: script, State: state, Err: err})
 	return nil
+}
+
+// LeftError: with LeaveSkipped, the package is left for dpkg because its
+// scripts need an effect native mode leaves out.
+type LeftError struct{ Effect string }
+
+func (e *LeftError) Error() string { return "left for dpkg: " + e.Effect }
+
+// skipped records an effect native leaves out ("package: what"): in the
+// report, or with LeaveSkipped as the reason to leave pkg for dpkg.
+func (s *sys) skipped(pkg, entry string) {
+	if s.opts.LeaveSkipped && pkg != "" && pkg != "?" {
+		if _, ok := s.leave[pkg]; !ok {
+			s.leave[pkg] = entry
+		}
+		return
+	}
+	if !contains(s.report.Skipped, entry) {
+		s.report.Skipped = append(s.report.Skipped, entry)
+	}
 }
 
 // stageError wraps a failure of the staging root (disk full, a table

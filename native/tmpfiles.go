@@ -332,10 +332,11 @@ func (s *sys) tmpfilesApply(c *cmd, t *tmpfilesLine) error {
 		}
 	}
 	skip := func(what string) error {
-		entry := fmt.Sprintf("%s: %s on %s (systemd-tmpfiles %s)", c.run.pkgName(), what, t.path, t.typ)
-		if !contains(s.report.Skipped, entry) {
-			s.report.Skipped = append(s.report.Skipped, entry)
+		key := ""
+		if c.run.pkg != nil {
+			key = c.run.pkg.key()
 		}
+		s.skipped(key, fmt.Sprintf("%s: %s on %s (systemd-tmpfiles %s)", c.run.pkgName(), what, t.path, t.typ))
 		return nil
 	}
 	switch t.typ {
