@@ -1,6 +1,7 @@
 package native
 
 import (
+	"archive/tar"
 	"bytes"
 	"encoding/binary"
 	"os"
@@ -8,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/debstrap/debstrap/dpkg"
+	"github.com/debstrap/debstrap/internal/testarchive"
 )
 
 func TestAlternatives(t *testing.T) {
@@ -487,5 +489,38 @@ dpkg-query -W no-such 2>/dev/null || echo missing
 dpkg --print-architecture`)
 	if want := "lt\nnl\n12.4+deb12u1 install ok installed\nmissing\namd64\n"; !strings.HasSuffix(out, want) {
 		t.Errorf("got %q", out)
+	}
+}
+
+// TestConvertUsrmergeHardLinks: convert-usrmerge copies each file of /
+// into /usr on its own, so a hard-linked pair under /bin (bookworm's
+// gzip ships gunzip and uncompress so) comes out as two files, while a
+// pair already under /usr stays linked — as the exec modes leave them.
+func TestConvertUsrmergeHardLinks(t *testing.T) {
+	gz := testarchive.NewDeb("gzip", "1")
+	gz.Files = []testarchive.File{
+		{Path: "bin/gunzip", Mode: 0o755, Body: []byte("#!/bin/sh\n")},
+		{Path: "bin/uncompress", Type: tar.TypeLink, Linkname: "bin/gunzip"},
+		{Path: "usr/bin/perl", Mode: 0o755, Body: []byte("perl")},
+		{Path: "usr/bin/perl5", Type: tar.TypeLink, Linkname: "usr/bin/perl"},
+	}
+	um := testarchive.NewDeb("usrmerge", "1")
+	um.Files = []testarchive.File{binFile("usr/lib/usrmerge/convert-usrmerge")}
+	um.Scripts = map[string]string{"postinst": "#!/bin/sh\nset -e\n/usr/lib/usrmerge/convert-usrmerge\n"}
+	in := unpack(t, toolbox(), gz, um)
+	if rep := in.configure(t); len(rep.Failed) > 0 {
+		t.Fatalf("failed: %v", rep.Failed)
+	}
+	for p, want := range map[string]byte{"/usr/bin/gunzip": tar.TypeReg, "/usr/bin/uncompress": tar.TypeReg, "/usr/bin/perl5": tar.TypeLink} {
+		e := entry(t, in.st, p)
+		if e.Type != want {
+			t.Errorf("%s: type %c (%q), want %c", p, e.Type, e.Linkname, want)
+		}
+	}
+	if got := get(t, in.st, "/usr/bin/uncompress"); got != "#!/bin/sh\n" {
+		t.Errorf("uncompress %q", got)
+	}
+	if e := entry(t, in.st, "/bin"); e.Type != tar.TypeSymlink {
+		t.Errorf("/bin not a link: %c", e.Type)
 	}
 }

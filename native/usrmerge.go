@@ -3,6 +3,7 @@ package native
 import (
 	"archive/tar"
 	"path"
+	"sort"
 	"strings"
 
 	"github.com/debstrap/debstrap/rootfs"
@@ -38,8 +39,17 @@ func convertUsrmergeCmd(c *cmd) error {
 			return err
 		}
 	}
+	linked := s.hardLinkedUnder(usrmergeDirs)
 	if err := s.st.MergeUsr(); err != nil {
 		return c.failf("%v", err)
+	}
+	// convert_file copies each file into /usr on its own (cp
+	// --preserve=all, one file a call): a file of / that was a hard link
+	// comes out a file of its own (bookworm's gunzip and uncompress).
+	for _, p := range linked {
+		if err := s.unlinkCopy("/usr" + p); err != nil {
+			return &stageError{err}
+		}
 	}
 	// A directory only under /usr gets its link too.
 	for _, d := range usrmergeDirs {
@@ -53,6 +63,50 @@ func convertUsrmergeCmd(c *cmd) error {
 		}
 	}
 	return nil
+}
+
+// hardLinkedUnder lists the regular files under dirs (top-level
+// directories, not links) that share their inode with another path.
+func (s *sys) hardLinkedUnder(dirs []string) []string {
+	var groups = map[string][]string{} // head → the paths linking to it
+	for _, e := range s.st.Entries() {
+		if e.Type == tar.TypeLink {
+			groups[e.Linkname] = append(groups[e.Linkname], e.Path)
+		}
+	}
+	under := func(p string) bool {
+		for _, d := range dirs {
+			if e, ok := s.st.Lookup(d); ok && e.Type == tar.TypeDir && strings.HasPrefix(p, d+"/") {
+				return true
+			}
+		}
+		return false
+	}
+	var out []string
+	for head, links := range groups {
+		for _, p := range append(links, head) {
+			if under(p) {
+				out = append(out, p)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// unlinkCopy makes the file at p, a hard link, a file of its own with the
+// same content and metadata.
+func (s *sys) unlinkCopy(p string) error {
+	e, ok := s.st.Lookup(p)
+	if !ok {
+		return nil
+	}
+	data, err := s.st.ReadFile(p)
+	if err != nil {
+		return err
+	}
+	e.Type, e.Linkname = tar.TypeReg, ""
+	return s.st.WriteFile(p, data, e)
 }
 
 // usrmergeResolve walks dir (under /) and settles each path that also
