@@ -2,6 +2,7 @@ package native
 
 import (
 	"fmt"
+	"log/slog"
 	"path"
 	"regexp"
 	"sort"
@@ -307,37 +308,57 @@ func ManualPackages(variant string, include []string, pkgs []Pkg, priority map[s
 	return out
 }
 
+// WriteExtendedStates writes apt's /var/lib/apt/extended_states into st
+// as native mode does, for a root whose packages pkgs (in unpack order,
+// of architecture arch) another mode configured: mmdebstrap's apt run
+// leaves it, so every mode does. manual is ManualPackages' answer.
+func WriteExtendedStates(st *rootfs.Stage, pkgs []Pkg, arch string, manual []string) error {
+	s, err := newSys(st, nil, pkgs, Options{Arch: arch, Manual: manual}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return err
+	}
+	return s.writeExtendedStatesFile()
+}
+
+// writeExtendedStatesFile writes what apt leaves after installing the
+// second batch: extended_states marking the packages nobody asked for
+// Auto-Installed. Nothing without apt, or without Manual.
+func (s *sys) writeExtendedStatesFile() error {
+	if s.byName["apt"] == nil || s.opts.Manual == nil {
+		return nil
+	}
+	manual := map[string]bool{}
+	for _, m := range s.opts.Manual {
+		manual[m] = true
+	}
+	_, rest := s.essentialSplit()
+	var b strings.Builder
+	for _, p := range rest {
+		if manual[p.name] {
+			continue
+		}
+		arch := p.arch
+		if arch == "all" {
+			arch = s.opts.Arch // apt records the native architecture
+		}
+		fmt.Fprintf(&b, "Package: %s\nArchitecture: %s\nAuto-Installed: 1\n\n", p.name, arch)
+	}
+	// Written even empty, as apt does when everything is manual.
+	if err := s.st.MkdirAll("/var/lib/apt", rootfs.Entry{Mode: 0o755}); err != nil {
+		return err
+	}
+	return s.st.WriteFile("/var/lib/apt/extended_states", []byte(b.String()), rootfs.Entry{Mode: 0o644})
+}
+
 // writeExtendedStates writes what apt leaves after installing the second
-// batch: extended_states marking the packages nobody asked for
-// Auto-Installed, and its lock files and partial directories.
+// batch: extended_states (writeExtendedStatesFile), and its lock files
+// and partial directories.
 func (s *sys) writeExtendedStates() error {
 	if s.byName["apt"] == nil {
 		return nil
 	}
-	if s.opts.Manual != nil {
-		manual := map[string]bool{}
-		for _, m := range s.opts.Manual {
-			manual[m] = true
-		}
-		_, rest := s.essentialSplit()
-		var b strings.Builder
-		for _, p := range rest {
-			if manual[p.name] {
-				continue
-			}
-			arch := p.arch
-			if arch == "all" {
-				arch = s.opts.Arch // apt records the native architecture
-			}
-			fmt.Fprintf(&b, "Package: %s\nArchitecture: %s\nAuto-Installed: 1\n\n", p.name, arch)
-		}
-		// Written even empty, as apt does when everything is manual.
-		if err := s.st.MkdirAll("/var/lib/apt", rootfs.Entry{Mode: 0o755}); err != nil {
-			return err
-		}
-		if err := s.st.WriteFile("/var/lib/apt/extended_states", []byte(b.String()), rootfs.Entry{Mode: 0o644}); err != nil {
-			return err
-		}
+	if err := s.writeExtendedStatesFile(); err != nil {
+		return err
 	}
 	aptUID, ok := s.userID("_apt")
 	if !ok {

@@ -197,40 +197,10 @@ func Configure(ctx context.Context, st *rootfs.Stage, db *dpkg.DB, pkgs []Pkg, o
 		opts.Epoch = time.Unix(0, 0)
 	}
 	opts.Epoch = opts.Epoch.UTC()
-	s := &sys{st: st, db: db, opts: opts, log: log, byName: map[string]*pkgState{},
-		provides: map[string][]*pkgState{}, report: &Report{}, leave: map[string]string{}}
-	for _, p := range pkgs {
-		if p.Control == nil {
-			return nil, errors.New("native: a package without control data")
-		}
-		ps := &pkgState{
-			name:      p.Control.Get("Package"),
-			arch:      p.Control.Get("Architecture"),
-			version:   p.Control.Get("Version"),
-			ctrl:      p.Control,
-			essential: strings.EqualFold(p.Control.Get("Essential"), "yes"),
-			state:     dpkg.Unpacked,
-		}
-		if ps.arch != "all" && opts.Arch != "" && ps.arch != opts.Arch {
-			ps.foreign = true
-		}
-		if _, dup := s.byName[ps.key()]; dup {
-			return nil, fmt.Errorf("native: package %s given twice", ps.key())
-		}
-		if f, ok := p.Control.Files["triggers"]; ok {
-			in, err := parseInterests(f.Data)
-			if err != nil {
-				return nil, fmt.Errorf("native: package %s: triggers: %w", ps.name, err)
-			}
-			ps.interests = in
-		}
-		s.pkgs = append(s.pkgs, ps)
-		s.byName[ps.key()] = ps
-		for _, v := range relationNames(p.Control.Get("Provides")) {
-			s.provides[v] = append(s.provides[v], ps)
-		}
+	s, err := newSys(st, db, pkgs, opts, log)
+	if err != nil {
+		return nil, err
 	}
-	var err error
 	if s.debconf, err = loadDebconf(s); err != nil {
 		return nil, err
 	}
@@ -265,6 +235,44 @@ func Configure(ctx context.Context, st *rootfs.Stage, db *dpkg.DB, pkgs []Pkg, o
 		log.Warn("package left unconfigured", "package", f.Package, "script", f.Script, "state", string(f.State), "err", f.Err)
 	}
 	return s.report, nil
+}
+
+// newSys holds pkgs (in unpack order), all Unpacked, for a run on st.
+func newSys(st *rootfs.Stage, db *dpkg.DB, pkgs []Pkg, opts Options, log *slog.Logger) (*sys, error) {
+	s := &sys{st: st, db: db, opts: opts, log: log, byName: map[string]*pkgState{},
+		provides: map[string][]*pkgState{}, report: &Report{}, leave: map[string]string{}}
+	for _, p := range pkgs {
+		if p.Control == nil {
+			return nil, errors.New("native: a package without control data")
+		}
+		ps := &pkgState{
+			name:      p.Control.Get("Package"),
+			arch:      p.Control.Get("Architecture"),
+			version:   p.Control.Get("Version"),
+			ctrl:      p.Control,
+			essential: strings.EqualFold(p.Control.Get("Essential"), "yes"),
+			state:     dpkg.Unpacked,
+		}
+		if ps.arch != "all" && opts.Arch != "" && ps.arch != opts.Arch {
+			ps.foreign = true
+		}
+		if _, dup := s.byName[ps.key()]; dup {
+			return nil, fmt.Errorf("native: package %s given twice", ps.key())
+		}
+		if f, ok := p.Control.Files["triggers"]; ok {
+			in, err := parseInterests(f.Data)
+			if err != nil {
+				return nil, fmt.Errorf("native: package %s: triggers: %w", ps.name, err)
+			}
+			ps.interests = in
+		}
+		s.pkgs = append(s.pkgs, ps)
+		s.byName[ps.key()] = ps
+		for _, v := range relationNames(p.Control.Get("Provides")) {
+			s.provides[v] = append(s.provides[v], ps)
+		}
+	}
+	return s, nil
 }
 
 // install does for a batch what dpkg --install does for packages already

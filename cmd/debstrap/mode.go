@@ -15,6 +15,7 @@ import (
 
 	"github.com/debstrap/debstrap/bootstrap"
 	"github.com/debstrap/debstrap/configure"
+	"github.com/debstrap/debstrap/dpkg"
 	"github.com/debstrap/debstrap/native"
 	"github.com/debstrap/debstrap/rootfs"
 )
@@ -48,7 +49,7 @@ func configurer(mode, arch string, log *slog.Logger, w io.Writer, lim native.Lim
 		if err != nil {
 			a.cannot = err.Error()
 		} else {
-			a.exec = configureStep{c: c, log: log, w: w}
+			a.exec = &configureStep{c: c, log: log, w: w}
 			a.why = "running as root"
 			if c.Name() == string(configure.ModeUnshare) {
 				a.why = "not root, and user namespaces with subordinate ids are available"
@@ -81,41 +82,75 @@ func missingForExec(st *rootfs.Stage) string {
 	return strings.Join(miss, " and ")
 }
 
-// autoStep is --mode=auto: exec (root, else unshare) when that can run
-// here and the package set has what it runs, else native, which executes
-// nothing. It says which in one log line.
+// autoStep is --mode=auto: native first, then exec (root, else unshare)
+// for what native left, when exec can run here and the package set has
+// what it runs; else native alone, which executes nothing. In the first
+// case native leaves every package whose scripts need an effect it would
+// skip (byte-compiling, hwdb, …) to dpkg too, so the image lacks nothing.
+// It says which in one log line.
 type autoStep struct {
 	log    *slog.Logger
-	exec   bootstrap.Configurer // nil: cannot run scripts here
-	why    string               // why exec
-	cannot string               // why not exec, when exec is nil
-	native bootstrap.Configurer
-	chosen bootstrap.Configurer
+	exec   *configureStep // nil: cannot run scripts here
+	why    string         // why exec can run
+	cannot string         // why not, when exec is nil
+	native nativeStep
+	name   string // what ran, once Configure ran
 }
 
 func (a *autoStep) Name() string {
-	if a.chosen != nil {
-		return a.chosen.Name()
+	if a.name != "" {
+		return a.name
 	}
 	return "auto"
 }
 
-// choose decides for the unpacked root st and gives the reason.
-func (a *autoStep) choose(st *rootfs.Stage) (bootstrap.Configurer, string) {
+// choose decides for the unpacked root st: whether exec finishes what
+// native leaves (false: native alone), and the reason.
+func (a *autoStep) choose(st *rootfs.Stage) (withExec bool, why string) {
 	if a.exec == nil {
-		return a.native, "maintainer scripts cannot be run here: " + a.cannot
+		return false, "maintainer scripts cannot be run here: " + a.cannot
 	}
 	if miss := missingForExec(st); miss != "" {
-		return a.native, "the package set has no " + miss + ", which --mode=" + a.exec.Name() + " runs; native executes nothing"
+		return false, "the package set has no " + miss + ", which --mode=" + a.exec.Name() + " runs; native executes nothing"
 	}
-	return a.exec, a.why
+	return true, a.why
 }
 
 func (a *autoStep) Configure(ctx context.Context, st *rootfs.Stage, b *bootstrap.Build) error {
-	c, why := a.choose(st)
-	a.chosen = c
-	a.log.Info("--mode=auto chose "+c.Name(), "reason", why)
-	return c.Configure(ctx, st, b)
+	withExec, why := a.choose(st)
+	if !withExec {
+		a.name = "native"
+		a.log.Info("--mode=auto chose native", "reason", why)
+		return a.native.Configure(ctx, st, b)
+	}
+	a.log.Info("--mode=auto: native first, then "+a.exec.Name()+" for what native leaves", "reason", why)
+	n := a.native
+	n.leave = true
+	rep, err := n.run(ctx, st, b)
+	if err != nil {
+		return err
+	}
+	if len(rep.Failed) == 0 {
+		a.name = "native"
+		a.log.Info("native configured every package; nothing left for " + a.exec.Name())
+		return nil
+	}
+	a.name = "native+" + a.exec.Name()
+	// A package left unpacked after its preinst ran (a dependency was
+	// left, say) gets only its conffiles set aside by the second stage.
+	var names, preinstDone []string
+	for _, f := range rep.Failed {
+		names = append(names, f.Package)
+		if f.State == dpkg.Unpacked && f.Script != "preinst" {
+			preinstDone = append(preinstDone, f.Package)
+		}
+	}
+	a.log.Info(fmt.Sprintf("native configured %d package(s); %s configures the %d left: %s",
+		len(rep.Configured), a.exec.Name(), len(names), strings.Join(names, " ")))
+	for _, f := range rep.Failed {
+		a.log.Debug("left for "+a.exec.Name(), "package", f.Package, "script", f.Script, "state", string(f.State), "reason", f.Err)
+	}
+	return a.exec.run(ctx, st, b, preinstDone)
 }
 
 // configureStep adapts a configure.Configurer to the pipeline.
@@ -131,6 +166,22 @@ func (s configureStep) Configure(ctx context.Context, st *rootfs.Stage, b *boots
 	if miss := missingForExec(st); miss != "" && s.c.Name() != string(configure.ModeExtract) {
 		return fmt.Errorf("the package set has no %s, which this mode runs; use --mode=native or --mode=auto", miss)
 	}
+	if err := s.run(ctx, st, b, nil); err != nil {
+		return err
+	}
+	if s.c.Name() == string(configure.ModeExtract) {
+		return nil
+	}
+	// mmdebstrap installs all but the Essential set with apt, which
+	// records what it installed automatically; native mode writes the
+	// same (and auto's exec step finds it written).
+	pkgs := nativePkgs(b)
+	return native.WriteExtendedStates(st, pkgs, b.Plan.Architecture, manualPackages(b, pkgs))
+}
+
+// run runs the scripts; preinstDone names unpacked packages whose preinst
+// ran already (native mode's, in auto).
+func (s configureStep) run(ctx context.Context, st *rootfs.Stage, b *bootstrap.Build, preinstDone []string) error {
 	order := make([]string, len(b.Order))
 	for i, p := range b.Order {
 		order[i] = p.Name
@@ -139,8 +190,28 @@ func (s configureStep) Configure(ctx context.Context, st *rootfs.Stage, b *boots
 		Logger: s.log, Arch: b.Plan.Architecture, Order: order, Epoch: b.Epoch,
 		Stdout: s.w, Stderr: s.w, Step: b.Step,
 		// Beside the staging root: removed with it.
-		TempDir: filepath.Dir(b.StageDir),
+		TempDir:     filepath.Dir(b.StageDir),
+		PreinstDone: preinstDone,
 	})
+}
+
+// nativePkgs are b's packages as native mode takes them, in unpack order.
+func nativePkgs(b *bootstrap.Build) []native.Pkg {
+	pkgs := make([]native.Pkg, len(b.Controls))
+	for i, c := range b.Controls {
+		pkgs[i] = native.Pkg{Control: c}
+	}
+	return pkgs
+}
+
+// manualPackages are the packages apt would record as asked for
+// (ManualPackages, with the archive's priorities).
+func manualPackages(b *bootstrap.Build, pkgs []native.Pkg) []string {
+	priority := map[string]string{}
+	for _, p := range b.Plan.Packages {
+		priority[p.Name] = p.Priority
+	}
+	return native.ManualPackages(b.Variant, b.Include, pkgs, priority)
 }
 
 // nativeStep configures in Go, running nothing from the image.
@@ -148,6 +219,9 @@ type nativeStep struct {
 	log *slog.Logger
 	lim native.Limits
 	out *nativeOutcome // nil: the report is not kept
+	// leave: packages whose scripts need an effect native leaves out are
+	// left for dpkg instead (auto's native step, native.Options.LeaveSkipped).
+	leave bool
 }
 
 // nativeOutcome is what a native configure step leaves for the build's
@@ -186,31 +260,34 @@ func (o *nativeOutcome) printSkipped(log *slog.Logger, verbose bool) {
 func (nativeStep) Name() string { return "native" }
 
 func (s nativeStep) Configure(ctx context.Context, st *rootfs.Stage, b *bootstrap.Build) error {
-	pkgs := make([]native.Pkg, len(b.Controls))
-	priority := map[string]string{}
-	for i, c := range b.Controls {
-		pkgs[i] = native.Pkg{Control: c}
-	}
-	for _, p := range b.Plan.Packages {
-		priority[p.Name] = p.Priority
-	}
-	rep, err := native.Configure(ctx, st, b.DB, pkgs, native.Options{
-		Arch:   b.Plan.Architecture,
-		Epoch:  b.Epoch,
-		Manual: native.ManualPackages(b.Variant, b.Include, pkgs, priority),
-		Logger: s.log,
-		Limits: s.lim,
-	})
+	rep, err := s.run(ctx, st, b)
 	if err != nil {
 		return err
-	}
-	if s.out != nil {
-		s.out.report = rep
 	}
 	if w := rep.Warning(); w != "" {
 		s.log.Warn(w)
 	}
 	return nil
+}
+
+// run configures natively and keeps the report for the build's end.
+func (s nativeStep) run(ctx context.Context, st *rootfs.Stage, b *bootstrap.Build) (*native.Report, error) {
+	pkgs := nativePkgs(b)
+	rep, err := native.Configure(ctx, st, b.DB, pkgs, native.Options{
+		Arch:         b.Plan.Architecture,
+		Epoch:        b.Epoch,
+		Manual:       manualPackages(b, pkgs),
+		Logger:       s.log,
+		Limits:       s.lim,
+		LeaveSkipped: s.leave,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if s.out != nil {
+		s.out.report = rep
+	}
+	return rep, nil
 }
 
 // nativeFlags bound each maintainer script native mode interprets.
