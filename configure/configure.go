@@ -110,6 +110,17 @@ type Options struct {
 	// ran (native mode did it, then left the package to dpkg): the second
 	// stage does not run it again.
 	PreinstDone []string
+	// Deferred are commands to run after configuring, in order: what
+	// native mode met in maintainer scripts but left to this run
+	// (--mode=auto). A failing one is reported, not fatal, as the
+	// scripts that called it need not have stopped on it.
+	Deferred []Command
+}
+
+// Command is a command line to run inside the root.
+type Command struct {
+	Dir  string // working directory, inside the root
+	Args []string
 }
 
 func (o Options) logger() *slog.Logger {

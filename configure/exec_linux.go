@@ -40,7 +40,7 @@ func configureExec(ctx context.Context, st *rootfs.Stage, opts Options, userns b
 	if err != nil {
 		return err
 	}
-	if len(pending) == 0 {
+	if len(pending) == 0 && len(opts.Deferred) == 0 {
 		log.Info("all packages are configured already")
 		return nil
 	}
@@ -48,7 +48,7 @@ func configureExec(ctx context.Context, st *rootfs.Stage, opts Options, userns b
 	if order == nil {
 		order = st.Packages()
 	}
-	script, err := secondStage(scriptParams{Order: order, Essential: essential, Work: work, PreinstDone: opts.PreinstDone})
+	script, err := secondStage(scriptParams{Order: order, Essential: essential, Work: work, PreinstDone: opts.PreinstDone, Deferred: opts.Deferred})
 	if err != nil {
 		return err
 	}

@@ -500,3 +500,29 @@ func TestConfigureExecPreinstDone(t *testing.T) {
 		})
 	}
 }
+
+// TestConfigureExecDeferred: the commands native mode deferred run after
+// configuring, in their directory; a failing one is reported, not fatal.
+func TestConfigureExecDeferred(t *testing.T) {
+	for _, c := range execModes(t) {
+		t.Run(c.Name(), func(t *testing.T) {
+			st := fakeRoot(t)
+			var out bytes.Buffer
+			if err := c.Configure(context.Background(), st, Options{
+				Logger: testLogger(t), Stdout: &out, Stderr: &out,
+				Deferred: []Command{
+					{Dir: "/var/lib", Args: []string{"grep", "-q", "no such line", "/etc/fake.conf"}},
+					{Dir: "/var/lib", Args: []string{"touch", "deferred it's ran"}},
+				},
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := st.Lookup("/var/lib/deferred it's ran"); !ok {
+				t.Errorf("the deferred command did not run in /var/lib")
+			}
+			if !strings.Contains(out.String(), "the deferred command failed: grep -q no such line /etc/fake.conf") {
+				t.Errorf("output lacks the failed command:\n%s", out.String())
+			}
+		})
+	}
+}

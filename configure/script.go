@@ -39,6 +39,8 @@ type scriptParams struct {
 	// mode carried it out before leaving the package to dpkg): their new
 	// conffiles are still set aside, their preinst is not run again.
 	PreinstDone []string
+	// Deferred commands run after dpkg --configure -a.
+	Deferred []Command
 	// Env lines exported by the script (extract mode; the chroot run
 	// gets its environment from the helper instead).
 	Env []string
@@ -110,6 +112,21 @@ set -e
 	flag("bare", p.Bare)
 	flag("cleanup", p.Cleanup)
 	fmt.Fprintf(&b, "cleanup_files='%s'\n", strings.Join(cleanupFiles, " "))
+	// deferred: a function, so that the body runs it where it belongs.
+	b.WriteString("deferred() {\n\t:\n")
+	for _, c := range p.Deferred {
+		if len(c.Args) == 0 || !strings.HasPrefix(c.Dir, "/") {
+			return "", fmt.Errorf("deferred command %q in %q: want a command and an absolute directory", c.Args, c.Dir)
+		}
+		q := make([]string, len(c.Args))
+		for i, a := range c.Args {
+			q[i] = shellQuote(a)
+		}
+		line := strings.Join(q, " ")
+		fmt.Fprintf(&b, "\tif ! (cd %s && %s) </dev/null; then\n", shellQuote(c.Dir), line)
+		fmt.Fprintf(&b, "\t\techo \"debstrap second stage: the deferred command failed: \"%s >&2\n\tfi\n", shellQuote(strings.Join(c.Args, " ")))
+	}
+	b.WriteString("}\n")
 	b.WriteString(scriptBody)
 	return b.String(), nil
 }
@@ -256,6 +273,8 @@ if [ -n "$first" ]; then
 fi
 finish_unpack $rest
 dpkg --configure -a </dev/null
+# What native mode met in the scripts but left to this run (--mode=auto).
+deferred
 
 restore
 ssd= policy= proc=
