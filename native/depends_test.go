@@ -120,19 +120,3 @@ func TestDependsThroughProvides(t *testing.T) {
 		}
 	}
 }
-
-// Packages depending on each other are all configured, the cycle broken
-// as dpkg breaks it.
-func TestDependsCycle(t *testing.T) {
-	x := testarchive.NewDeb("x", "1", "Depends: y")
-	y := testarchive.NewDeb("y", "1", "Depends: x")
-	z := testarchive.NewDeb("z", "1", "Depends: x")
-	in := unpack(t, z, x, y)
-	rep := in.configure(t)
-	if len(rep.Failed) != 0 || len(rep.Configured) != 3 {
-		t.Errorf("configured %v, failed %v", rep.Configured, rep.Failed)
-	}
-	if got := strings.Join(rep.Configured, " "); !strings.HasSuffix(got, "z") {
-		t.Errorf("configured %q: z before what it depends on", got)
-	}
-}

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"path"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -28,6 +29,9 @@ func init() {
 	registerShared(skipCmd("the compiled GSettings schemas", ""), "glib-compile-schemas")
 	registerShared(skipCmd("the GIO modules cache", ""), "gio-querymodules")
 	registerShared(skipCmd("the shared MIME database", ""), "update-mime-database")
+	registerShared(skipCmd("the manual page index caches", ""), "mandb")
+	registerShared(setprivCmd, "setpriv")
+	registerShared(deferOnlyCmd("/etc/mailcap from the packages' MIME entries"), "update-mime")
 	register(machineIDSetupCmd, "systemd-machine-id-setup")
 	register(noopCmd, "dbus-uuidgen")
 	register(localeCmd, "locale")
@@ -250,6 +254,43 @@ func statusCmd(n int) func(*cmd) error {
 	return func(c *cmd) error { return status(n) }
 }
 
+// setpriv runs a command with other ids; maintainer scripts use it to run
+// mandb as man (man-db's postinst). The cache it builds is left out (or
+// deferred, the whole command line, so that dpkg's run makes it with the
+// same owner).
+func setprivCmd(c *cmd) error {
+	i := slices.Index(c.args, "--")
+	if i < 0 || i+1 >= len(c.args) {
+		return c.unsupported("setpriv without -- COMMAND")
+	}
+	for _, a := range c.args[1:i] {
+		switch {
+		case a == "--reuid" || a == "--regid" || a == "--init-groups" || a == "--clear-groups":
+		case strings.HasPrefix(a, "--reuid=") || strings.HasPrefix(a, "--regid="):
+		case !strings.HasPrefix(a, "-"): // the value of --reuid or --regid
+		default:
+			return c.unsupported("setpriv %s", a)
+		}
+	}
+	if path.Base(c.args[i+1]) != "mandb" {
+		return c.unsupported("setpriv -- %s", c.args[i+1])
+	}
+	return skipCmd("the manual page index caches", "")(c)
+}
+
+// deferOnlyCmd is a command native mode does not carry out but a dpkg run
+// that follows can (HandOff): deferred then, else unsupported, so that
+// its package is left unconfigured rather than lacking what it makes.
+func deferOnlyCmd(what string) func(*cmd) error {
+	return func(c *cmd) error {
+		if !c.s.opts.HandOff {
+			return c.unsupported("making %s", what)
+		}
+		c.s.skipped(c, what)
+		return nil
+	}
+}
+
 // skipCmd records that what a cache builder makes is left out. The
 // command must have the argument arg (its cache-building mode) if given.
 func skipCmd(what, arg string) func(*cmd) error {
@@ -257,11 +298,11 @@ func skipCmd(what, arg string) func(*cmd) error {
 		if arg != "" && !contains(c.args[1:], arg) {
 			return c.unsupported("%s without %s", c.name(), arg)
 		}
-		pkg, key := "?", ""
+		pkg := "?"
 		if c.run.pkg != nil {
-			pkg, key = c.run.pkg.name, c.run.pkg.key()
+			pkg = c.run.pkg.name
 		}
-		c.s.skipped(key, fmt.Sprintf("%s: %s (%s)", pkg, what, c.name()))
+		c.s.skipped(c, fmt.Sprintf("%s: %s (%s)", pkg, what, c.name()))
 		return nil
 	}
 }

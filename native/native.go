@@ -62,11 +62,16 @@ type Options struct {
 	Logger *slog.Logger
 	// Limits bound each script's time, memory, output and writes.
 	Limits Limits
-	// LeaveSkipped: an effect native mode would leave out (Report.Skipped)
-	// leaves its package for dpkg instead — half-configured, so that a
-	// real dpkg --configure -a runs its postinst (--mode=auto does) —
-	// and is not reported as skipped.
-	LeaveSkipped bool
+	// HandOff: a dpkg --configure -a in the root follows (--mode=auto), so
+	// native does only what it can do exactly and leaves the rest to it,
+	// in dpkg's order. An effect native would leave out (Report.Skipped)
+	// is deferred instead: its command line goes into Report.Deferred for
+	// that run to carry out after configuring, and its package is
+	// configured. Once a package is left unconfigured, every package
+	// after it in configure order is left too (unpacked), so that what
+	// scripts allocate in sequence — uids, gids — comes out as a whole
+	// dpkg run gives it.
+	HandOff bool
 }
 
 // Report says what a run did.
@@ -78,6 +83,18 @@ type Report struct {
 	// Skipped lists effects native mode knowingly leaves out, as
 	// "package: what" (byte-compiling Python modules, say).
 	Skipped []string
+	// Deferred lists, with HandOff, the commands that make the effects
+	// native leaves out, in the order met, each once, for dpkg's run to
+	// carry out afterwards.
+	Deferred []Deferred
+}
+
+// Deferred is a command a maintainer script ran that native mode did not
+// carry out (HandOff).
+type Deferred struct {
+	Package string
+	Dir     string   // the script's working directory
+	Args    []string // as the script gave them, args[0] as invoked
 }
 
 // Failure is a package native mode did not configure.
@@ -90,6 +107,9 @@ type Failure struct {
 	Script string
 	State  dpkg.State // what the database now says
 	Err    error
+	// PreinstRan: its preinst install ran (or it has none), so dpkg's
+	// run must not run it again.
+	PreinstRan bool
 }
 
 func (f Failure) String() string {
@@ -119,6 +139,7 @@ type pkgState struct {
 	interests           []interest // from its triggers member
 	pending             []string   // trigger names awaiting postinst triggered
 	failed              bool
+	preinstRan          bool // preinst install ran, or there is none
 	foreign             bool // of an architecture other than the root's (libc6:i386)
 }
 
@@ -179,9 +200,9 @@ type sys struct {
 
 	// bud is the budget of the script running (see Limits).
 	bud *budget
-	// leave holds, with LeaveSkipped, the packages whose scripts met an
-	// effect native leaves out, and the first such effect.
-	leave map[string]string
+	// handedOff is, with HandOff, the first package left unconfigured
+	// (nil: none yet).
+	handedOff *pkgState
 }
 
 // Configure configures the unpacked packages pkgs of st (given in unpack
@@ -210,28 +231,22 @@ func Configure(ctx context.Context, st *rootfs.Stage, db *dpkg.DB, pkgs []Pkg, o
 	for _, p := range rest {
 		s.notYet[p.key()] = true
 	}
-	for _, batch := range [][]*pkgState{first, rest} {
+	for i, batch := range [][]*pkgState{first, rest} {
 		for _, p := range batch {
 			delete(s.notYet, p.key())
 		}
-		if err := s.install(ctx, batch); err != nil {
+		if err := s.install(ctx, batch, i == 0); err != nil {
 			return nil, err
-		}
-	}
-	// Effects met after a package was configured (by a trigger): it is
-	// left half-configured too.
-	for _, p := range s.pkgs {
-		if why, ok := s.leave[p.key()]; ok && p.state == dpkg.Installed {
-			s.report.Configured = slices.DeleteFunc(s.report.Configured, func(k string) bool { return k == p.key() })
-			if err := s.fail(p, "postinst", dpkg.HalfConfigured, &LeftError{Effect: why}); err != nil {
-				return nil, err
-			}
 		}
 	}
 	if err := s.finish(); err != nil {
 		return nil, err
 	}
 	for _, f := range s.report.Failed {
+		if opts.HandOff { // not a warning: dpkg configures it next
+			log.Debug("package left for dpkg", "package", f.Package, "script", f.Script, "state", string(f.State), "err", f.Err)
+			continue
+		}
 		log.Warn("package left unconfigured", "package", f.Package, "script", f.Script, "state", string(f.State), "err", f.Err)
 	}
 	return s.report, nil
@@ -240,7 +255,7 @@ func Configure(ctx context.Context, st *rootfs.Stage, db *dpkg.DB, pkgs []Pkg, o
 // newSys holds pkgs (in unpack order), all Unpacked, for a run on st.
 func newSys(st *rootfs.Stage, db *dpkg.DB, pkgs []Pkg, opts Options, log *slog.Logger) (*sys, error) {
 	s := &sys{st: st, db: db, opts: opts, log: log, byName: map[string]*pkgState{},
-		provides: map[string][]*pkgState{}, report: &Report{}, leave: map[string]string{}}
+		provides: map[string][]*pkgState{}, report: &Report{}}
 	for _, p := range pkgs {
 		if p.Control == nil {
 			return nil, errors.New("native: a package without control data")
@@ -278,7 +293,7 @@ func newSys(st *rootfs.Stage, db *dpkg.DB, pkgs []Pkg, opts Options, log *slog.L
 // install does for a batch what dpkg --install does for packages already
 // unpacked: every preinst install, then configure in dependency order,
 // then the triggers the batch activated.
-func (s *sys) install(ctx context.Context, batch []*pkgState) error {
+func (s *sys) install(ctx context.Context, batch []*pkgState, first bool) error {
 	// Packages configured before this batch see its activations; those
 	// configured in it do not (dpkg records triggers only for packages
 	// that are configured, and configuring covers them).
@@ -289,64 +304,70 @@ func (s *sys) install(ctx context.Context, batch []*pkgState) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		if s.handedOff != nil {
+			// dpkg's run unpacks (runs the preinst of) this batch after
+			// configuring what native left of the one before.
+			if err := s.fail(p, "preinst", dpkg.Unpacked, &HandedOffError{After: s.handedOff.key()}); err != nil {
+				return err
+			}
+			continue
+		}
 		if _, ok := p.script("preinst"); !ok {
+			p.preinstRan = true
 			continue
 		}
 		if err := s.runMaintScript(ctx, p, "preinst", "install"); err != nil {
 			if err := s.fail(p, "preinst", dpkg.Unpacked, err); err != nil {
 				return err
 			}
+			continue
+		}
+		p.preinstRan = true
+	}
+	// As dpkg --configure (dpkgQueue): each package only once its
+	// dependencies are configured, else to the back of the queue; one
+	// whose dependency was left unconfigured stays Unpacked, its postinst
+	// not run, and so on transitively; a cycle is broken as dpkg breaks
+	// it. The first batch is configured in the order given (`dpkg
+	// --configure PKG…`), the rest in dpkg's hash order (`-a`).
+	order := batch
+	if !first {
+		order = s.hashOrder(batch)
+	}
+	var queued []*pkgState
+	for _, p := range order {
+		if !p.failed { // its preinst failed, or was left
+			queued = append(queued, p)
 		}
 	}
-	// As dpkg --configure: in dependency order, each package only once
-	// its dependencies are configured. One whose dependency was left
-	// unconfigured stays Unpacked, its postinst not run, and so on
-	// transitively; one waiting for a package still to come is tried
-	// again after it. When only waiting packages remain, they wait on
-	// each other (a cycle): the first in order is configured anyway, as
-	// dpkg breaks a cycle.
-	queue := s.configureOrder(batch)
-	open := map[*pkgState]bool{}
-	for _, p := range queue {
-		open[p] = true
-	}
-	for len(queue) > 0 {
-		var waiting []*pkgState
-		progress := false
-		for _, p := range queue {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			if p.failed { // its preinst failed
-				delete(open, p)
-				continue
-			}
-			verdict, why := s.checkDepends(p, open)
-			if verdict == depsWait {
-				waiting = append(waiting, p)
-				continue
-			}
-			delete(open, p)
-			progress = true
-			if verdict == depsBroken {
-				if err := s.fail(p, why.(*DependsError).Field, dpkg.Unpacked, why); err != nil {
-					return err
-				}
-				continue
-			}
-			if err := s.configureOne(ctx, p); err != nil {
-				return err
-			}
+	q := newDpkgQueue(s, queued)
+	for p := q.next(); p != nil; p = q.next() {
+		if err := ctx.Err(); err != nil {
+			return err
 		}
-		if !progress && len(waiting) > 0 {
-			p := waiting[0]
-			delete(open, p)
-			if err := s.configureOne(ctx, p); err != nil {
+		if s.handedOff != nil {
+			q.done(p, false)
+			if err := s.fail(p, "postinst", dpkg.Unpacked, &HandedOffError{After: s.handedOff.key()}); err != nil {
 				return err
 			}
-			waiting = waiting[1:]
+			continue
 		}
-		queue = waiting
+		verdict, why := q.check(p)
+		if verdict == depsWait {
+			q.defer_(p)
+			continue
+		}
+		if verdict == depsBroken {
+			q.done(p, false)
+			if err := s.fail(p, why.(*DependsError).Field, dpkg.Unpacked, why); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := s.configureOne(ctx, p); err != nil {
+			return err
+		}
+		q.done(p, !p.failed)
 	}
 	return s.runTriggers(ctx)
 }
@@ -356,9 +377,6 @@ func (s *sys) install(ctx context.Context, batch []*pkgState) error {
 func (s *sys) configureOne(ctx context.Context, p *pkgState) error {
 	if err := s.configure(ctx, p); err != nil {
 		return s.fail(p, "postinst", dpkg.HalfConfigured, err)
-	}
-	if why, ok := s.leave[p.key()]; ok {
-		return s.fail(p, "postinst", dpkg.HalfConfigured, &LeftError{Effect: why})
 	}
 	p.state = dpkg.Installed
 	p.pending = nil
@@ -389,23 +407,35 @@ func (s *sys) fail(p *pkgState, script string, state dpkg.State, err error) erro
 	}
 	p.failed = true
 	p.state = state
-	s.report.Failed = append(s.report.Failed, Failure{Package: p.key(), Script: script, State: state, Err: err})
+	s.report.Failed = append(s.report.Failed, Failure{Package: p.key(), Script: script, State: state, Err: err, PreinstRan: p.preinstRan})
+	if s.opts.HandOff && s.handedOff == nil {
+		s.handedOff = p
+	}
 	return nil
 }
 
-// LeftError: with LeaveSkipped, the package is left for dpkg because its
-// scripts need an effect native mode leaves out.
-type LeftError struct{ Effect string }
+// HandedOffError: with HandOff, a package after one native left
+// unconfigured is left too, for dpkg to configure in its own order.
+type HandedOffError struct{ After string }
 
-func (e *LeftError) Error() string { return "left for dpkg: " + e.Effect }
+func (e *HandedOffError) Error() string {
+	return "left for dpkg, which configures it after " + e.After
+}
 
-// skipped records an effect native leaves out ("package: what"): in the
-// report, or with LeaveSkipped as the reason to leave pkg for dpkg.
-func (s *sys) skipped(pkg, entry string) {
-	if s.opts.LeaveSkipped && pkg != "" && pkg != "?" {
-		if _, ok := s.leave[pkg]; !ok {
-			s.leave[pkg] = entry
+// skipped records an effect native leaves out ("package: what"), made by
+// the command c ran: in the report, or with HandOff as a deferred command.
+func (s *sys) skipped(c *cmd, entry string) {
+	if s.opts.HandOff {
+		d := Deferred{Dir: c.dir, Args: slices.Clone(c.args)}
+		if c.run.pkg != nil {
+			d.Package = c.run.pkg.key()
 		}
+		for _, e := range s.report.Deferred {
+			if e.Dir == d.Dir && slices.Equal(e.Args, d.Args) {
+				return
+			}
+		}
+		s.report.Deferred = append(s.report.Deferred, d)
 		return
 	}
 	if !contains(s.report.Skipped, entry) {

@@ -3,8 +3,6 @@ package native
 import (
 	"fmt"
 	"strings"
-
-	"github.com/debstrap/debstrap/dpkg"
 )
 
 // relationNames are the package names a relation field mentions, every
@@ -103,92 +101,17 @@ func (s *sys) essentialSplit() (first, rest []*pkgState) {
 	return first, rest
 }
 
-// configureOrder orders a batch as dpkg configures it: every package
-// after the packages of the batch it depends on (Pre-Depends and
-// Depends), otherwise in the order given; a dependency cycle is broken
-// where it is found. Essential packages come first, as mmdebstrap's
-// essential step and apt's ordering have it: a package need not declare
-// a dependency on an Essential one (Policy 3.8), so every other package
-// of the batch waits for each Essential package that does not itself
-// need it. Without that, a non-essential package an Essential one
-// depends on (usrmerge, through init-system-helpers) was configured
-// before Essential packages met later in the order (debianutils, whose
-// postinst makes /etc/shells and the which alternative usrmerge's
-// postinst uses).
-func (s *sys) configureOrder(batch []*pkgState) []*pkgState {
-	inBatch := map[*pkgState]bool{}
-	var essential []*pkgState
-	for _, p := range batch {
-		inBatch[p] = true
-		if p.essential {
-			essential = append(essential, p)
-		}
-	}
-	// needs[e] is what Essential e depends on in the batch, transitively.
-	needs := map[*pkgState]map[*pkgState]bool{}
-	for _, e := range essential {
-		seen := map[*pkgState]bool{}
-		var walk func(p *pkgState)
-		walk = func(p *pkgState) {
-			for _, q := range s.depends(p) {
-				if inBatch[q] && !seen[q] {
-					seen[q] = true
-					walk(q)
-				}
-			}
-		}
-		walk(e)
-		needs[e] = seen
-	}
-	state := map[*pkgState]int{} // 1 visiting, 2 done
-	var out, stack []*pkgState
-	// needsStack says whether e depends on a package being visited: it
-	// is not put before that one, which would break a cycle that is none.
-	needsStack := func(e *pkgState) bool {
-		for _, p := range stack {
-			if needs[e][p] {
-				return true
-			}
-		}
-		return false
-	}
-	var visit func(p *pkgState)
-	visit = func(p *pkgState) {
-		if state[p] != 0 {
-			return
-		}
-		state[p] = 1
-		stack = append(stack, p)
-		for _, q := range s.depends(p) {
-			if inBatch[q] {
-				visit(q)
-			}
-		}
-		if !p.essential {
-			for _, e := range essential {
-				if state[e] == 0 && !needsStack(e) {
-					visit(e)
-				}
-			}
-		}
-		stack = stack[:len(stack)-1]
-		state[p] = 2
-		out = append(out, p)
-	}
-	for _, p := range essential {
-		visit(p)
-	}
-	for _, p := range batch {
-		visit(p)
-	}
-	return out
-}
-
 // candidates are the packages of the run that can satisfy the
 // alternative name in a dependency of p: for a foreign p its own
 // architecture's package first, then the package of that name, then
 // those providing it.
 func (s *sys) candidates(p *pkgState, name string) []*pkgState {
+	return append(s.byNameArch(p, name), s.provides[name]...)
+}
+
+// byNameArch are the packages of the run named name that can satisfy a
+// dependency of p: for a foreign p its own architecture's first.
+func (s *sys) byNameArch(p *pkgState, name string) []*pkgState {
 	var out []*pkgState
 	if p.foreign {
 		if q := s.byName[name+":"+p.arch]; q != nil {
@@ -198,7 +121,7 @@ func (s *sys) candidates(p *pkgState, name string) []*pkgState {
 	if q := s.byName[name]; q != nil {
 		out = append(out, q)
 	}
-	return append(out, s.provides[name]...)
+	return out
 }
 
 // depVerdict is what a package's dependencies allow at one point of the
@@ -226,42 +149,4 @@ func (e *DependsError) Error() string {
 		verb = "pre-depends on"
 	}
 	return fmt.Sprintf("%s %s, left unconfigured", verb, strings.Join(e.On, " | "))
-}
-
-// checkDepends applies dpkg's rule to p: it is configured only once each
-// clause of its Pre-Depends and Depends has an alternative (by name or
-// through Provides) configured; merely unpacked does not count. A clause
-// waits while an alternative is open (of this batch, not yet tried); it
-// is broken when every alternative present was left unconfigured or
-// belongs to a later batch. A clause none of whose alternatives is in the
-// run is not native's to judge (apt resolved it) and counts as met.
-func (s *sys) checkDepends(p *pkgState, open map[*pkgState]bool) (depVerdict, error) {
-	verdict := depsMet
-	for _, field := range []string{"Pre-Depends", "Depends"} {
-		for _, clause := range relationClauses(p.ctrl.Get(field)) {
-			met, wait := false, false
-			var present []string
-			for _, name := range clause {
-				for _, q := range s.candidates(p, name) {
-					switch {
-					case q == p || (q.state == dpkg.Installed && !q.failed):
-						met = true
-					case open[q] && !q.failed:
-						wait = true
-					}
-					if !contains(present, q.key()) {
-						present = append(present, q.key())
-					}
-				}
-			}
-			switch {
-			case met || len(present) == 0:
-			case wait:
-				verdict = depsWait
-			default:
-				return depsBroken, &DependsError{Field: field, On: present}
-			}
-		}
-	}
-	return verdict, nil
 }

@@ -166,9 +166,22 @@ func (s *sys) runShell(ctx context.Context, run *shellRun, src []byte) error {
 	return err
 }
 
+// shellInterpreters are the #! programs whose scripts native interprets.
+var shellInterpreters = map[string]bool{"sh": true, "bash": true, "dash": true}
+
 func (s *sys) runShell1(ctx context.Context, run *shellRun, src []byte) error {
 	if err := checkNesting(src); err != nil {
 		return &UnsupportedError{Command: run.name, Reason: err.Error()}
+	}
+	if first, _, _ := bytes.Cut(src, []byte("\n")); bytes.HasPrefix(first, []byte("#!")) {
+		f := strings.Fields(string(first[2:]))
+		if len(f) > 1 && path.Base(f[0]) == "env" {
+			f = f[1:]
+		}
+		if len(f) > 0 && !shellInterpreters[path.Base(f[0])] {
+			// A Perl or Python program: say so, not "shell syntax".
+			return &UnsupportedError{Command: run.name, Reason: "a " + path.Base(f[0]) + " program (" + string(first) + "), not a shell script"}
+		}
 	}
 	prog, err := syntax.NewParser(syntax.Variant(syntax.LangBash)).Parse(bytes.NewReader(src), run.name)
 	if err != nil {

@@ -332,11 +332,7 @@ func (s *sys) tmpfilesApply(c *cmd, t *tmpfilesLine) error {
 		}
 	}
 	skip := func(what string) error {
-		key := ""
-		if c.run.pkg != nil {
-			key = c.run.pkg.key()
-		}
-		s.skipped(key, fmt.Sprintf("%s: %s on %s (systemd-tmpfiles %s)", c.run.pkgName(), what, t.path, t.typ))
+		s.skipped(c, fmt.Sprintf("%s: %s on %s (systemd-tmpfiles %s)", c.run.pkgName(), what, t.path, t.typ))
 		return nil
 	}
 	switch t.typ {

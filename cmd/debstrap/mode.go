@@ -15,7 +15,6 @@ import (
 
 	"github.com/debstrap/debstrap/bootstrap"
 	"github.com/debstrap/debstrap/configure"
-	"github.com/debstrap/debstrap/dpkg"
 	"github.com/debstrap/debstrap/native"
 	"github.com/debstrap/debstrap/rootfs"
 )
@@ -85,8 +84,8 @@ func missingForExec(st *rootfs.Stage) string {
 // autoStep is --mode=auto: native first, then exec (root, else unshare)
 // for what native left, when exec can run here and the package set has
 // what it runs; else native alone, which executes nothing. In the first
-// case native leaves every package whose scripts need an effect it would
-// skip (byte-compiling, hwdb, …) to dpkg too, so the image lacks nothing.
+// case the exec step also runs the commands that make the effects native
+// would leave out (byte-compiling, hwdb, …), so the image lacks nothing.
 // It says which in one log line.
 type autoStep struct {
 	log    *slog.Logger
@@ -125,32 +124,39 @@ func (a *autoStep) Configure(ctx context.Context, st *rootfs.Stage, b *bootstrap
 	}
 	a.log.Info("--mode=auto: native first, then "+a.exec.Name()+" for what native leaves", "reason", why)
 	n := a.native
-	n.leave = true
+	n.handOff = true
 	rep, err := n.run(ctx, st, b)
 	if err != nil {
 		return err
 	}
-	if len(rep.Failed) == 0 {
+	if len(rep.Failed) == 0 && len(rep.Deferred) == 0 {
 		a.name = "native"
 		a.log.Info("native configured every package; nothing left for " + a.exec.Name())
 		return nil
 	}
 	a.name = "native+" + a.exec.Name()
-	// A package left unpacked after its preinst ran (a dependency was
-	// left, say) gets only its conffiles set aside by the second stage.
 	var names, preinstDone []string
 	for _, f := range rep.Failed {
 		names = append(names, f.Package)
-		if f.State == dpkg.Unpacked && f.Script != "preinst" {
+		if f.PreinstRan {
 			preinstDone = append(preinstDone, f.Package)
 		}
-	}
-	a.log.Info(fmt.Sprintf("native configured %d package(s); %s configures the %d left: %s",
-		len(rep.Configured), a.exec.Name(), len(names), strings.Join(names, " ")))
-	for _, f := range rep.Failed {
 		a.log.Debug("left for "+a.exec.Name(), "package", f.Package, "script", f.Script, "state", string(f.State), "reason", f.Err)
 	}
-	return a.exec.run(ctx, st, b, preinstDone)
+	deferred := make([]configure.Command, len(rep.Deferred))
+	for i, d := range rep.Deferred {
+		deferred[i] = configure.Command{Dir: d.Dir, Args: d.Args}
+		a.log.Debug("deferred to "+a.exec.Name(), "package", d.Package, "command", strings.Join(d.Args, " "))
+	}
+	msg := fmt.Sprintf("native configured %d package(s); %s configures the %d left", len(rep.Configured), a.exec.Name(), len(names))
+	if len(names) > 0 {
+		msg += ": " + strings.Join(names, " ")
+	}
+	if len(deferred) > 0 {
+		msg += fmt.Sprintf(", and runs %d command(s) native deferred", len(deferred))
+	}
+	a.log.Info(msg)
+	return a.exec.run(ctx, st, b, preinstDone, deferred)
 }
 
 // configureStep adapts a configure.Configurer to the pipeline.
@@ -166,7 +172,7 @@ func (s configureStep) Configure(ctx context.Context, st *rootfs.Stage, b *boots
 	if miss := missingForExec(st); miss != "" && s.c.Name() != string(configure.ModeExtract) {
 		return fmt.Errorf("the package set has no %s, which this mode runs; use --mode=native or --mode=auto", miss)
 	}
-	if err := s.run(ctx, st, b, nil); err != nil {
+	if err := s.run(ctx, st, b, nil, nil); err != nil {
 		return err
 	}
 	if s.c.Name() == string(configure.ModeExtract) {
@@ -180,8 +186,9 @@ func (s configureStep) Configure(ctx context.Context, st *rootfs.Stage, b *boots
 }
 
 // run runs the scripts; preinstDone names unpacked packages whose preinst
-// ran already (native mode's, in auto).
-func (s configureStep) run(ctx context.Context, st *rootfs.Stage, b *bootstrap.Build, preinstDone []string) error {
+// ran already, deferred the commands to run at the end (native mode's, in
+// auto).
+func (s configureStep) run(ctx context.Context, st *rootfs.Stage, b *bootstrap.Build, preinstDone []string, deferred []configure.Command) error {
 	order := make([]string, len(b.Order))
 	for i, p := range b.Order {
 		order[i] = p.Name
@@ -192,6 +199,7 @@ func (s configureStep) run(ctx context.Context, st *rootfs.Stage, b *bootstrap.B
 		// Beside the staging root: removed with it.
 		TempDir:     filepath.Dir(b.StageDir),
 		PreinstDone: preinstDone,
+		Deferred:    deferred,
 	})
 }
 
@@ -219,9 +227,9 @@ type nativeStep struct {
 	log *slog.Logger
 	lim native.Limits
 	out *nativeOutcome // nil: the report is not kept
-	// leave: packages whose scripts need an effect native leaves out are
-	// left for dpkg instead (auto's native step, native.Options.LeaveSkipped).
-	leave bool
+	// handOff: a dpkg run follows (auto's native step,
+	// native.Options.HandOff).
+	handOff bool
 }
 
 // nativeOutcome is what a native configure step leaves for the build's
@@ -274,12 +282,12 @@ func (s nativeStep) Configure(ctx context.Context, st *rootfs.Stage, b *bootstra
 func (s nativeStep) run(ctx context.Context, st *rootfs.Stage, b *bootstrap.Build) (*native.Report, error) {
 	pkgs := nativePkgs(b)
 	rep, err := native.Configure(ctx, st, b.DB, pkgs, native.Options{
-		Arch:         b.Plan.Architecture,
-		Epoch:        b.Epoch,
-		Manual:       manualPackages(b, pkgs),
-		Logger:       s.log,
-		Limits:       s.lim,
-		LeaveSkipped: s.leave,
+		Arch:    b.Plan.Architecture,
+		Epoch:   b.Epoch,
+		Manual:  manualPackages(b, pkgs),
+		Logger:  s.log,
+		Limits:  s.lim,
+		HandOff: s.handOff,
 	})
 	if err != nil {
 		return nil, err
