@@ -373,6 +373,8 @@ func (s *sys) writeExtendedStatesFile() error {
 		manual[m] = true
 	}
 	_, rest := s.essentialSplit()
+	rest = slices.Clone(rest)
+	sort.SliceStable(rest, func(i, j int) bool { return aptCacheLess(rest[i], rest[j], s.opts.Arch) })
 	var b strings.Builder
 	for _, p := range rest {
 		if manual[p.name] {
@@ -389,6 +391,37 @@ func (s *sys) writeExtendedStatesFile() error {
 		return err
 	}
 	return s.st.WriteFile("/var/lib/apt/extended_states", []byte(b.String()), rootfs.Entry{Mode: 0o644})
+}
+
+// aptCacheLess orders packages as apt's cache iterates them, which is
+// the order apt writes extended_states in: by bucket of its package hash
+// table (DJB2 of the lower-case name, modulo 196613, apt 2.x
+// pkgCache::sHash), within a bucket by name, the native architecture's
+// package first.
+func aptCacheLess(a, b *pkgState, native string) bool {
+	if a.name != b.name {
+		ha, hb := aptHash(a.name), aptHash(b.name)
+		if ha != hb {
+			return ha < hb
+		}
+		return a.name < b.name
+	}
+	if (a.arch == native) != (b.arch == native) {
+		return a.arch == native
+	}
+	return a.arch < b.arch
+}
+
+func aptHash(name string) uint32 {
+	h := uint32(5381)
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		h = 33*h + uint32(c)
+	}
+	return h % 196613
 }
 
 // writeExtendedStates writes what apt leaves after installing the second
