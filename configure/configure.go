@@ -110,8 +110,9 @@ type Options struct {
 	// ran (native mode did it, then left the package to dpkg): the second
 	// stage does not run it again.
 	PreinstDone []string
-	// Deferred are commands to run after configuring, in order: what
-	// native mode met in maintainer scripts but left to this run
+	// Deferred are commands to run, in order, before the packages still
+	// unpacked are configured: what native mode met in the maintainer
+	// scripts of the packages it configured, but left to this run
 	// (--mode=auto). A failing one is reported, not fatal, as the
 	// scripts that called it need not have stopped on it.
 	Deferred []Command

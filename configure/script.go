@@ -39,7 +39,8 @@ type scriptParams struct {
 	// mode carried it out before leaving the package to dpkg): their new
 	// conffiles are still set aside, their preinst is not run again.
 	PreinstDone []string
-	// Deferred commands run after dpkg --configure -a.
+	// Deferred commands run before dpkg --configure -a configures the
+	// rest.
 	Deferred []Command
 	// Env lines exported by the script (extract mode; the chroot run
 	// gets its environment from the helper instead).
@@ -272,9 +273,11 @@ if [ -n "$first" ]; then
 	dpkg --force-configure-any --configure $first </dev/null
 fi
 finish_unpack $rest
-dpkg --configure -a </dev/null
-# What native mode met in the scripts but left to this run (--mode=auto).
+# What native mode met in the scripts of the packages it configured, but
+# left to this run (--mode=auto): where a whole dpkg run would have run
+# it, before the packages native left are configured.
 deferred
+dpkg --configure -a </dev/null
 
 restore
 ssd= policy= proc=

@@ -66,11 +66,11 @@ type Options struct {
 	// native does only what it can do exactly and leaves the rest to it,
 	// in dpkg's order. An effect native would leave out (Report.Skipped)
 	// is deferred instead: its command line goes into Report.Deferred for
-	// that run to carry out after configuring, and its package is
-	// configured. Once a package is left unconfigured, every package
-	// after it in configure order is left too (unpacked), so that what
-	// scripts allocate in sequence — uids, gids — comes out as a whole
-	// dpkg run gives it.
+	// that run to carry out before it configures what native left, and
+	// its package is configured. Once a package is left unconfigured,
+	// every package after it in configure order is left too (unpacked),
+	// so that what scripts allocate in sequence — uids, gids — comes out
+	// as a whole dpkg run gives it.
 	HandOff bool
 }
 
