@@ -346,8 +346,10 @@ func rmdirCmd(c *cmd) error {
 	return status(st)
 }
 
+// mkdirCmd is GNU mkdir. -Z (the default SELinux context) does nothing
+// where SELinux is off, as in every root being built.
 func mkdirCmd(c *cmd) error {
-	o, err := c.parse(optSpec{"p|parents", "m|mode=", "v|verbose"}, false)
+	o, err := c.parse(optSpec{"p|parents", "m|mode=", "v|verbose", "Z|context"}, false)
 	if err != nil {
 		return err
 	}

@@ -8,19 +8,153 @@ import (
 	"strings"
 )
 
-// find, for the expressions scripts use: -type, -name, -path, -print,
-// -maxdepth/-mindepth, -exec CMD {} \;, ! and -not, implicit -a. Starting
-// points are walked in directory order (sorted, as the table lists them).
+// find, for the expressions scripts use: -type, -name, -iname, -path,
+// -print, -printf, -maxdepth/-mindepth, -exec CMD {} \;, with !/-not,
+// ( ), -o/-or and -a/-and (or implicit). Starting points are walked in
+// directory order (sorted, as the table lists them).
 
 func init() {
 	register(findCmd, "find")
 }
 
 type findExpr struct {
-	op   string // type, name, path, print, exec, not, true
+	op   string // type, name, iname, path, print, printf, exec, not, and, or, true
 	arg  string
 	args []string
-	sub  *findExpr
+	sub  *findExpr // not; and, or: the left operand
+	rhs  *findExpr // and, or: the right operand
+}
+
+// findParser reads a find expression (GNU find's grammar: -o binds
+// weaker than -a, which may be left out; ! binds tightest).
+type findParser struct {
+	c      *cmd
+	args   []string
+	i      int
+	action bool // -print, -printf or -exec seen: no implicit -print
+	minD   int
+	maxD   int
+}
+
+func (fp *findParser) peek() string {
+	if fp.i < len(fp.args) {
+		return fp.args[fp.i]
+	}
+	return ""
+}
+
+func (fp *findParser) or() (*findExpr, error) {
+	l, err := fp.and()
+	if err != nil {
+		return nil, err
+	}
+	for fp.peek() == "-o" || fp.peek() == "-or" {
+		fp.i++
+		r, err := fp.and()
+		if err != nil {
+			return nil, err
+		}
+		l = &findExpr{op: "or", sub: l, rhs: r}
+	}
+	return l, nil
+}
+
+func (fp *findParser) and() (*findExpr, error) {
+	l, err := fp.unary()
+	if err != nil {
+		return nil, err
+	}
+	for {
+		switch fp.peek() {
+		case "", "-o", "-or", ")":
+			return l, nil
+		case "-a", "-and":
+			fp.i++
+		}
+		r, err := fp.unary()
+		if err != nil {
+			return nil, err
+		}
+		l = &findExpr{op: "and", sub: l, rhs: r}
+	}
+}
+
+func (fp *findParser) unary() (*findExpr, error) {
+	c := fp.c
+	a := fp.peek()
+	if a == "" {
+		return nil, c.failf("expected an expression")
+	}
+	fp.i++
+	next := func() (string, error) {
+		if fp.i >= len(fp.args) {
+			return "", c.failf("missing argument to '%s'", a)
+		}
+		fp.i++
+		return fp.args[fp.i-1], nil
+	}
+	switch a {
+	case "!", "-not":
+		x, err := fp.unary()
+		if err != nil {
+			return nil, err
+		}
+		return &findExpr{op: "not", sub: x}, nil
+	case "(":
+		x, err := fp.or()
+		if err != nil {
+			return nil, err
+		}
+		if fp.peek() != ")" {
+			return nil, c.failf("expected ')'")
+		}
+		fp.i++
+		return x, nil
+	case "-type", "-name", "-path", "-iname":
+		v, err := next()
+		if err != nil {
+			return nil, err
+		}
+		return &findExpr{op: strings.TrimPrefix(a, "-"), arg: v}, nil
+	case "-maxdepth", "-mindepth":
+		v, err := next()
+		if err != nil {
+			return nil, err
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return nil, c.failf("invalid depth %q", v)
+		}
+		if a == "-maxdepth" {
+			fp.maxD = n
+		} else {
+			fp.minD = n
+		}
+		return &findExpr{op: "true"}, nil
+	case "-print":
+		fp.action = true
+		return &findExpr{op: "print"}, nil
+	case "-printf":
+		v, err := next()
+		if err != nil {
+			return nil, err
+		}
+		fp.action = true
+		return &findExpr{op: "printf", arg: v}, nil
+	case "-exec":
+		var cmdArgs []string
+		for fp.i < len(fp.args) && fp.args[fp.i] != ";" {
+			cmdArgs = append(cmdArgs, fp.args[fp.i])
+			fp.i++
+		}
+		if fp.i >= len(fp.args) {
+			return nil, c.failf("missing argument to '-exec'")
+		}
+		fp.i++
+		fp.action = true
+		return &findExpr{op: "exec", args: cmdArgs}, nil
+	}
+	return nil, c.unsupported("find expression %s", a)
 }
 
 func findCmd(c *cmd) error {
@@ -38,81 +172,21 @@ func findCmd(c *cmd) error {
 	if len(starts) == 0 {
 		starts = []string{"."}
 	}
-	minDepth, maxDepth := 0, -1
-	var exprs []*findExpr
-	printed := false
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		next := func() (string, error) {
-			if i+1 >= len(args) {
-				return "", c.failf("missing argument to '%s'", a)
-			}
-			i++
-			return args[i], nil
+	fp := &findParser{c: c, args: args, maxD: -1}
+	expr := &findExpr{op: "true"}
+	if len(args) > 0 {
+		var err error
+		if expr, err = fp.or(); err != nil {
+			return err
 		}
-		var e *findExpr
-		switch a {
-		case "!", "-not":
-			e = &findExpr{op: "not"}
-		case "-a", "-and":
-			continue
-		case "-type", "-name", "-path", "-iname":
-			v, err := next()
-			if err != nil {
-				return err
-			}
-			e = &findExpr{op: strings.TrimPrefix(a, "-"), arg: v}
-		case "-maxdepth", "-mindepth":
-			v, err := next()
-			if err != nil {
-				return err
-			}
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				return c.failf("invalid depth %q", v)
-			}
-			if a == "-maxdepth" {
-				maxDepth = n
-			} else {
-				minDepth = n
-			}
-			continue
-		case "-print":
-			e = &findExpr{op: "print"}
-			printed = true
-		case "-exec":
-			var cmdArgs []string
-			for i+1 < len(args) && args[i+1] != ";" {
-				i++
-				cmdArgs = append(cmdArgs, args[i])
-			}
-			if i+1 >= len(args) {
-				return c.failf("missing argument to '-exec'")
-			}
-			i++
-			e = &findExpr{op: "exec", args: cmdArgs}
-			printed = true
-		default:
-			return c.unsupported("find expression %s", a)
+		if fp.i < len(args) {
+			return c.failf("unexpected '%s'", args[fp.i])
 		}
-		exprs = append(exprs, e)
 	}
-	// Fold "!" into the expression after it.
-	var chain []*findExpr
-	for i := 0; i < len(exprs); i++ {
-		if exprs[i].op == "not" {
-			if i+1 >= len(exprs) {
-				return c.failf("expected an expression after '!'")
-			}
-			chain = append(chain, &findExpr{op: "not", sub: exprs[i+1]})
-			i++
-			continue
-		}
-		chain = append(chain, exprs[i])
+	if !fp.action {
+		expr = &findExpr{op: "and", sub: expr, rhs: &findExpr{op: "print"}}
 	}
-	if !printed {
-		chain = append(chain, &findExpr{op: "print"})
-	}
+	minDepth, maxDepth := fp.minD, fp.maxD
 	st := 0
 	var walk func(p string, depth int) error
 	walk = func(p string, depth int) error {
@@ -123,7 +197,7 @@ func findCmd(c *cmd) error {
 			return nil
 		}
 		if depth >= minDepth {
-			if _, err := c.findEval(chain, p, e.Type); err != nil {
+			if _, err := c.findTest(expr, p, e.Type); err != nil {
 				return err
 			}
 		}
@@ -149,22 +223,26 @@ func findCmd(c *cmd) error {
 	return status(st)
 }
 
-// findEval evaluates an AND chain for path p of type typ.
-func (c *cmd) findEval(chain []*findExpr, p string, typ byte) (bool, error) {
-	for _, e := range chain {
-		ok, err := c.findTest(e, p, typ)
-		if err != nil || !ok {
-			return false, err
-		}
-	}
-	return true, nil
-}
-
 func (c *cmd) findTest(e *findExpr, p string, typ byte) (bool, error) {
 	switch e.op {
+	case "true":
+		return true, nil
 	case "not":
 		ok, err := c.findTest(e.sub, p, typ)
 		return !ok, err
+	case "and", "or":
+		ok, err := c.findTest(e.sub, p, typ)
+		if err != nil || ok == (e.op == "or") {
+			return ok, err
+		}
+		return c.findTest(e.rhs, p, typ)
+	case "printf":
+		out, err := c.findPrintf(e.arg, p)
+		if err != nil {
+			return false, err
+		}
+		fmt.Fprint(c.stdout, out)
+		return true, nil
 	case "type":
 		want := map[string]byte{"f": tar.TypeReg, "d": tar.TypeDir, "l": tar.TypeSymlink, "p": tar.TypeFifo, "c": tar.TypeChar, "b": tar.TypeBlock}[e.arg]
 		if want == 0 {
@@ -224,4 +302,37 @@ func (c *cmd) findTestBuiltin(args []string) (bool, error) {
 		return exists && e.Type == tar.TypeSymlink, nil
 	}
 	return false, c.unsupported("-exec test %s", args[0])
+}
+
+// findPrintf formats -printf's directives for p: %p %f %h %%, and the
+// escapes \n \t \\.
+func (c *cmd) findPrintf(format, p string) (string, error) {
+	var b strings.Builder
+	for i := 0; i < len(format); i++ {
+		ch := format[i]
+		if (ch != '%' && ch != '\\') || i+1 >= len(format) {
+			b.WriteByte(ch)
+			continue
+		}
+		i++
+		switch d := format[i]; {
+		case ch == '\\' && d == 'n':
+			b.WriteByte('\n')
+		case ch == '\\' && d == 't':
+			b.WriteByte('\t')
+		case ch == '\\' && d == '\\':
+			b.WriteByte('\\')
+		case ch == '%' && d == '%':
+			b.WriteByte('%')
+		case ch == '%' && d == 'p':
+			b.WriteString(p)
+		case ch == '%' && d == 'f':
+			b.WriteString(path.Base(p))
+		case ch == '%' && d == 'h':
+			b.WriteString(path.Dir(p))
+		default:
+			return "", c.unsupported("-printf %c%c", ch, d)
+		}
+	}
+	return b.String(), nil
 }

@@ -1,6 +1,7 @@
 package native
 
 import (
+	"archive/tar"
 	"fmt"
 	"log/slog"
 	"path"
@@ -20,7 +21,8 @@ import (
 
 func init() {
 	register(perlCmd, "perl")
-	register(statusCmd(1), "mountpoint", "pidof", "runlevel")
+	register(statusCmd(1), "pidof", "runlevel")
+	register(mountpointCmd, "mountpoint")
 	register(statusCmd(0), "ischroot")
 	registerShared(skipCmd("byte-compiling Python modules", ""), "py3compile", "py3clean", "pypy3compile")
 	registerShared(skipCmd("the journal catalog database", "--update-catalog"), "journalctl")
@@ -32,6 +34,9 @@ func init() {
 	registerShared(skipCmd("the manual page index caches", ""), "mandb")
 	registerShared(setprivCmd, "setpriv")
 	registerShared(deferOnlyCmd("/etc/mailcap from the packages' MIME entries"), "update-mime")
+	// A key pair made with the build's randomness and the build host's
+	// name (ssl-cert's postinst): no equivalent that would not be a guess.
+	registerShared(deferOnlyCmd("the snakeoil certificate and key"), "make-ssl-cert")
 	register(machineIDSetupCmd, "systemd-machine-id-setup")
 	register(noopCmd, "dbus-uuidgen")
 	register(localeCmd, "locale")
@@ -248,6 +253,49 @@ func perlCmd(c *cmd) error {
 		})
 	}
 	return c.unsupported("running Perl")
+}
+
+// execMounts are the file systems the exec modes mount in the root while
+// the scripts run (configure/mounts_linux.go): native answers for them as
+// those runs see them (openjdk's postinst needs /proc mounted).
+var execMounts = map[string]bool{"/proc": true, "/sys": true, "/dev": true, "/dev/pts": true, "/dev/shm": true}
+
+// mountpointCmd is util-linux's mountpoint [-q] DIR.
+func mountpointCmd(c *cmd) error {
+	quiet := false
+	var dirs []string
+	for _, a := range c.args[1:] {
+		switch a {
+		case "-q", "--quiet":
+			quiet = true
+		default:
+			if strings.HasPrefix(a, "-") {
+				return c.unsupported("mountpoint %s", a)
+			}
+			dirs = append(dirs, a)
+		}
+	}
+	if len(dirs) != 1 {
+		return c.unsupported("mountpoint with %d operands", len(dirs))
+	}
+	p := path.Clean(c.abs(dirs[0]))
+	_, e, ok, err := c.s.resolve("/", p, true)
+	if err != nil || !ok {
+		if !quiet {
+			fmt.Fprintf(c.stderr, "mountpoint: %s: No such file or directory\n", dirs[0])
+		}
+		return status(1)
+	}
+	if e.Type == tar.TypeDir && execMounts[p] {
+		if !quiet {
+			fmt.Fprintf(c.stdout, "%s is a mountpoint\n", dirs[0])
+		}
+		return nil
+	}
+	if !quiet {
+		fmt.Fprintf(c.stdout, "%s is not a mountpoint\n", dirs[0])
+	}
+	return status(32)
 }
 
 func statusCmd(n int) func(*cmd) error {

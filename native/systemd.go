@@ -26,11 +26,20 @@ func init() {
 // noopCmd: starting services is denied during the build.
 func noopCmd(c *cmd) error { return nil }
 
-const dshEnabledDir = "/var/lib/systemd/deb-systemd-helper-enabled"
+// A scope is a systemd instance: "system", or "user" (deb-systemd-helper
+// --user, systemctl --global), whose units, links and state live apart.
+
+// dshEnabledDir is deb-systemd-helper's state directory for scope.
+func dshEnabledDir(scope string) string {
+	if scope == "user" {
+		return "/var/lib/systemd/deb-systemd-user-helper-enabled"
+	}
+	return "/var/lib/systemd/deb-systemd-helper-enabled"
+}
 
 // findUnit is deb-systemd-helper's find_unit.
-func (s *sys) findUnit(name string) string {
-	for _, d := range []string{"/etc/systemd/system/", "/lib/systemd/system/", "/usr/lib/systemd/system/"} {
+func (s *sys) findUnit(scope, name string) string {
+	for _, d := range []string{"/etc/systemd/" + scope + "/", "/lib/systemd/" + scope + "/", "/usr/lib/systemd/" + scope + "/"} {
 		if e, ok := s.lookup(d + name); ok && (e.Type == tar.TypeReg || e.Type == tar.TypeLink) {
 			return d + name
 		}
@@ -69,7 +78,8 @@ func (s *sys) unitInstall(unitPath string) (map[string][]string, error) {
 }
 
 // linkClosure is deb-systemd-helper's get_link_closure.
-func (s *sys) linkClosure(servicePath string, visited []string) ([]unitLink, error) {
+func (s *sys) linkClosure(scope, servicePath string, visited []string) ([]unitLink, error) {
+	etc := "/etc/systemd/" + scope + "/"
 	inst, err := s.unitInstall(servicePath)
 	if err != nil {
 		return nil, fmt.Errorf("unable to read %s", servicePath)
@@ -80,7 +90,7 @@ func (s *sys) linkClosure(servicePath string, visited []string) ([]unitLink, err
 	for _, v := range inst["also"] {
 		if v != unit && !contains(visited, v) {
 			visited = append(visited, v)
-			more, err := s.linkClosure(s.findUnit(v), visited)
+			more, err := s.linkClosure(scope, s.findUnit(scope, v), visited)
 			if err != nil {
 				return nil, err
 			}
@@ -89,7 +99,7 @@ func (s *sys) linkClosure(servicePath string, visited []string) ([]unitLink, err
 	}
 	for _, v := range inst["alias"] {
 		if v != unit {
-			links = append(links, unitLink{dest: servicePath, src: "/etc/systemd/system/" + v})
+			links = append(links, unitLink{dest: servicePath, src: etc + v})
 		}
 	}
 	if d := inst["defaultinstance"]; len(d) > 0 {
@@ -98,15 +108,17 @@ func (s *sys) linkClosure(servicePath string, visited []string) ([]unitLink, err
 		}
 	}
 	for _, v := range inst["wantedby"] {
-		links = append(links, unitLink{dest: servicePath, src: "/etc/systemd/system/" + v + ".wants/" + wanted})
+		links = append(links, unitLink{dest: servicePath, src: etc + v + ".wants/" + wanted})
 	}
 	for _, v := range inst["requiredby"] {
-		links = append(links, unitLink{dest: servicePath, src: "/etc/systemd/system/" + v + ".requires/" + wanted})
+		links = append(links, unitLink{dest: servicePath, src: etc + v + ".requires/" + wanted})
 	}
 	return links, nil
 }
 
-func dshStatePath(unit string) string { return dshEnabledDir + "/" + path.Base(unit) + ".dsh-also" }
+func dshStatePath(scope, unit string) string {
+	return dshEnabledDir(scope) + "/" + path.Base(unit) + ".dsh-also"
+}
 
 func (s *sys) stateEntries(p string) []string {
 	data, err := s.readFile(p)
@@ -149,14 +161,14 @@ func (s *sys) makeLink(target, link string) error {
 }
 
 // recordState adds link to the .dsh-also state file of unit.
-func (s *sys) recordState(unit, link string) error {
-	p := dshStatePath(unit)
+func (s *sys) recordState(scope, unit, link string) error {
+	p := dshStatePath(scope, unit)
 	entries := s.stateEntries(p)
 	if contains(entries, link) && s.exists(p) {
 		return nil
 	}
 	entries = append(entries, link)
-	if err := s.st.MkdirAll(dshEnabledDir, rootfs.Entry{Mode: 0o755}); err != nil {
+	if err := s.st.MkdirAll(dshEnabledDir(scope), rootfs.Entry{Mode: 0o755}); err != nil {
 		return &stageError{err}
 	}
 	if err := s.st.WriteFile(p, []byte(strings.Join(entries, "\n")+"\n"), rootfs.Entry{Mode: 0o644}); err != nil {
@@ -165,8 +177,8 @@ func (s *sys) recordState(unit, link string) error {
 	return nil
 }
 
-func (s *sys) makeSystemdLinks(unit, servicePath string, create bool) error {
-	links, err := s.linkClosure(servicePath, nil)
+func (s *sys) makeSystemdLinks(scope, unit, servicePath string, create bool) error {
+	links, err := s.linkClosure(scope, servicePath, nil)
 	if err != nil {
 		return err
 	}
@@ -174,10 +186,10 @@ func (s *sys) makeSystemdLinks(unit, servicePath string, create bool) error {
 		// An empty state file still records that the unit was seen.
 	}
 	for _, l := range links {
-		if err := s.recordState(unit, l.src); err != nil {
+		if err := s.recordState(scope, unit, l.src); err != nil {
 			return err
 		}
-		statefile := dshEnabledDir + "/" + strings.TrimPrefix(l.src, "/etc/systemd/system/")
+		statefile := dshEnabledDir(scope) + "/" + strings.TrimPrefix(l.src, "/etc/systemd/"+scope+"/")
 		if s.exists(statefile) {
 			continue
 		}
@@ -204,12 +216,15 @@ func (s *sys) hasSystemctl() bool {
 
 func debSystemdHelperCmd(c *cmd) error {
 	args := c.args[1:]
-	quiet := false
+	quiet, scope := false, "system"
 	for len(args) > 0 && strings.HasPrefix(args[0], "--") {
 		switch args[0] {
 		case "--quiet":
 			quiet = true
+		case "--user":
+			scope = "user"
 		case "--system":
+			scope = "system"
 		default:
 			return c.unsupported("option %s", args[0])
 		}
@@ -230,10 +245,10 @@ func debSystemdHelperCmd(c *cmd) error {
 		rc = 1
 	}
 	for _, unit := range units {
-		sp := s.findUnit(unit)
+		sp := s.findUnit(scope, unit)
 		switch action {
 		case "unmask":
-			mask := "/etc/systemd/system/" + path.Base(sp)
+			mask := "/etc/systemd/" + scope + "/" + path.Base(sp)
 			e, ok := s.lookupNoFollow(mask)
 			if !ok || e.Type != tar.TypeSymlink || e.Linkname != "/dev/null" {
 				continue
@@ -241,7 +256,7 @@ func debSystemdHelperCmd(c *cmd) error {
 			return c.unsupported("unmasking a masked unit")
 		case "was-enabled":
 			enabled := true
-			for _, l := range s.stateEntries(dshStatePath(unit)) {
+			for _, l := range s.stateEntries(dshStatePath(scope, unit)) {
 				if !s.isSymlink(l) {
 					enabled = false
 					break
@@ -258,7 +273,7 @@ func debSystemdHelperCmd(c *cmd) error {
 				rc = 0
 			}
 		case "is-enabled":
-			links, err := s.linkClosure(sp, nil)
+			links, err := s.linkClosure(scope, sp, nil)
 			if err != nil {
 				return c.failf("error: %v", err)
 			}
@@ -272,14 +287,14 @@ func debSystemdHelperCmd(c *cmd) error {
 				rc = 0
 			}
 		case "debian-installed":
-			if s.exists(dshStatePath(unit)) {
+			if s.exists(dshStatePath(scope, unit)) {
 				rc = 0
 			}
 		case "enable":
 			if s.hasSystemctl() {
 				create := false
-				if s.exists(dshStatePath(unit)) {
-					links, err := s.linkClosure(sp, nil)
+				if s.exists(dshStatePath(scope, unit)) {
+					links, err := s.linkClosure(scope, sp, nil)
 					if err != nil {
 						return c.failf("error: %v", err)
 					}
@@ -288,17 +303,17 @@ func debSystemdHelperCmd(c *cmd) error {
 							create = true
 						}
 					}
-				} else if err := s.systemctlPreset(c, unit); err != nil {
+				} else if err := s.systemctlPreset(c, scope, unit); err != nil {
 					return err
 				}
-				if err := s.makeSystemdLinks(unit, sp, create); err != nil {
+				if err := s.makeSystemdLinks(scope, unit, sp, create); err != nil {
 					return c.failf("error: %v", err)
 				}
-			} else if err := s.makeSystemdLinks(unit, sp, true); err != nil {
+			} else if err := s.makeSystemdLinks(scope, unit, sp, true); err != nil {
 				return c.failf("error: %v", err)
 			}
 		case "update-state":
-			links, err := s.linkClosure(sp, nil)
+			links, err := s.linkClosure(scope, sp, nil)
 			if err != nil {
 				return c.failf("error: %v", err)
 			}
@@ -306,10 +321,10 @@ func debSystemdHelperCmd(c *cmd) error {
 			for _, l := range links {
 				b.WriteString(l.src + "\n")
 			}
-			if err := s.st.MkdirAll(dshEnabledDir, rootfs.Entry{Mode: 0o755}); err != nil {
+			if err := s.st.MkdirAll(dshEnabledDir(scope), rootfs.Entry{Mode: 0o755}); err != nil {
 				return &stageError{err}
 			}
-			if err := s.st.WriteFile(dshStatePath(unit), []byte(b.String()), rootfs.Entry{Mode: 0o644}); err != nil {
+			if err := s.st.WriteFile(dshStatePath(scope, unit), []byte(b.String()), rootfs.Entry{Mode: 0o644}); err != nil {
 				return &stageError{err}
 			}
 		default:
@@ -325,7 +340,11 @@ var unitDirs = []string{"/etc/systemd/system", "/run/systemd/system", "/usr/loca
 // systemdUnitDirs is the search path the root's systemd uses: from
 // systemd 252 on Debian and Ubuntu (rootprefix /usr) /usr/lib comes
 // before /lib. Which one a link names depends on it.
-func (s *sys) systemdUnitDirs() []string {
+func (s *sys) systemdUnitDirs(scope string) []string {
+	if scope == "user" {
+		// User units were never under the root prefix (/lib).
+		return []string{"/etc/systemd/user", "/run/systemd/user", "/usr/local/lib/systemd/user", "/usr/lib/systemd/user"}
+	}
 	p := s.byName["systemd"]
 	if p != nil && compareVersions(p.version, "253") >= 0 {
 		return []string{"/etc/systemd/system", "/run/systemd/system", "/usr/local/lib/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system"}
@@ -334,22 +353,22 @@ func (s *sys) systemdUnitDirs() []string {
 }
 
 // systemctlFind finds a unit file (for an instance, its template).
-func (s *sys) systemctlFind(unit string) string {
+func (s *sys) systemctlFind(scope, unit string) string {
 	name := unit
 	if i := strings.IndexByte(unit, '@'); i >= 0 {
 		if j := strings.LastIndexByte(unit, '.'); j > i+1 {
-			if s2 := s.systemctlFindExact(unit); s2 != "" {
+			if s2 := s.systemctlFindExact(scope, unit); s2 != "" {
 				return s2
 			}
 			name = unit[:i+1] + unit[j:]
 		}
 	}
-	return s.systemctlFindExact(name)
+	return s.systemctlFindExact(scope, name)
 }
 
-func (s *sys) systemctlFindExact(name string) string {
+func (s *sys) systemctlFindExact(scope, name string) string {
 	seen := map[string]bool{}
-	for _, d := range s.systemdUnitDirs() {
+	for _, d := range s.systemdUnitDirs(scope) {
 		real, e, ok, err := s.resolve("/", d, true)
 		if err != nil || !ok || e.Type != tar.TypeDir || seen[real] {
 			continue
@@ -363,12 +382,13 @@ func (s *sys) systemctlFindExact(name string) string {
 }
 
 // systemctlEnable creates the links systemctl enable makes offline.
-func (s *sys) systemctlEnable(c *cmd, unit string, visited map[string]bool) error {
+func (s *sys) systemctlEnable(c *cmd, scope, unit string, visited map[string]bool) error {
+	etc := "/etc/systemd/" + scope + "/"
 	if visited[unit] {
 		return nil
 	}
 	visited[unit] = true
-	file := s.systemctlFind(unit)
+	file := s.systemctlFind(scope, unit)
 	if file == "" {
 		return c.failf("Failed to enable unit: Unit file %s does not exist.", unit)
 	}
@@ -393,24 +413,24 @@ func (s *sys) systemctlEnable(c *cmd, unit string, visited map[string]bool) erro
 		}
 	}
 	for _, v := range inst["wantedby"] {
-		if err := s.makeLink(target, "/etc/systemd/system/"+v+".wants/"+name); err != nil {
+		if err := s.makeLink(target, etc+v+".wants/"+name); err != nil {
 			return err
 		}
 	}
 	for _, v := range inst["requiredby"] {
-		if err := s.makeLink(target, "/etc/systemd/system/"+v+".requires/"+name); err != nil {
+		if err := s.makeLink(target, etc+v+".requires/"+name); err != nil {
 			return err
 		}
 	}
 	for _, v := range inst["alias"] {
 		if v != name {
-			if err := s.makeLink(target, "/etc/systemd/system/"+v); err != nil {
+			if err := s.makeLink(target, etc+v); err != nil {
 				return err
 			}
 		}
 	}
 	for _, v := range inst["also"] {
-		if err := s.systemctlEnable(c, v, visited); err != nil {
+		if err := s.systemctlEnable(c, scope, v, visited); err != nil {
 			return err
 		}
 	}
@@ -420,9 +440,9 @@ func (s *sys) systemctlEnable(c *cmd, unit string, visited map[string]bool) erro
 // presetEnabled evaluates the preset files for unit: first matching
 // line wins, files in name order across /etc, /run and /usr/lib; no
 // match means enable.
-func (s *sys) presetEnabled(unit string) bool {
+func (s *sys) presetEnabled(scope, unit string) bool {
 	files := map[string]string{}
-	for _, d := range []string{"/usr/lib/systemd/system-preset", "/lib/systemd/system-preset", "/run/systemd/system-preset", "/etc/systemd/system-preset"} {
+	for _, d := range []string{"/usr/lib/systemd/" + scope + "-preset", "/lib/systemd/" + scope + "-preset", "/run/systemd/" + scope + "-preset", "/etc/systemd/" + scope + "-preset"} {
 		for _, f := range s.glob(d + "/*.preset") {
 			files[path.Base(f)] = f // later directories override
 		}
@@ -446,18 +466,21 @@ func (s *sys) presetEnabled(unit string) bool {
 	return true
 }
 
-func (s *sys) systemctlPreset(c *cmd, unit string) error {
-	if !s.presetEnabled(unit) {
+func (s *sys) systemctlPreset(c *cmd, scope, unit string) error {
+	if !s.presetEnabled(scope, unit) {
 		return nil
 	}
-	return s.systemctlEnable(c, unit, map[string]bool{})
+	return s.systemctlEnable(c, scope, unit, map[string]bool{})
 }
 
 func systemctlCmd(c *cmd) error {
 	var verb string
 	var units []string
+	scope := "system"
 	for _, a := range c.args[1:] {
 		switch {
+		case a == "--global":
+			scope = "user"
 		case a == "--system" || a == "--quiet" || a == "-q" || a == "--no-reload" || a == "--no-block" ||
 			a == "--preset-mode=enable-only" || a == "--root=/" || a == "--root=" || a == "--no-ask-password" || a == "--force" || a == "-f":
 		case strings.HasPrefix(a, "--root="):
@@ -481,14 +504,14 @@ func systemctlCmd(c *cmd) error {
 		return status(3)
 	case "enable", "reenable":
 		for _, u := range units {
-			if err := s.systemctlEnable(c, unitName(u), map[string]bool{}); err != nil {
+			if err := s.systemctlEnable(c, scope, unitName(u), map[string]bool{}); err != nil {
 				return err
 			}
 		}
 		return nil
 	case "preset":
 		for _, u := range units {
-			if err := s.systemctlPreset(c, unitName(u)); err != nil {
+			if err := s.systemctlPreset(c, scope, unitName(u)); err != nil {
 				return err
 			}
 		}

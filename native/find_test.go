@@ -1,0 +1,153 @@
+package native
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestFindLikeGNU runs find expressions natively and with the host's GNU
+// find on the same tree and compares the output (sorted: directory order
+// differs on disk).
+func TestFindLikeGNU(t *testing.T) {
+	if _, err := exec.LookPath("find"); err != nil {
+		t.Skip("no find on the host")
+	}
+	files := map[string]string{
+		"/usr/lib/php/8.2/sapi/cli":             "",
+		"/usr/lib/php/8.2/sapi/apache2":         "",
+		"/usr/lib/php/8.2/sapi/cgi.dpkg-old":    "",
+		"/usr/lib/php/8.2/sapi/fpm~":            "",
+		"/usr/lib/php/8.2/sapi/sub/deeper.conf": "",
+		"/usr/lib/php/8.2/sapi/x.bak":           "",
+	}
+	host := t.TempDir()
+	for p, body := range files {
+		full := filepath.Join(host, p)
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := newStage(t)
+	put(t, st, files)
+	s := testSys(t, st)
+	const dir = "/usr/lib/php/8.2/sapi"
+	for _, expr := range []string{
+		// php8.2-common's postinst.
+		`-mindepth 1 -maxdepth 1 ! ( -name *.dpkg-old -name *.dpkg-new -name *~ -name *.bak ) -printf %f\n`,
+		`-mindepth 1 -maxdepth 1 ! ( -name *.dpkg-old -o -name *~ -o -name *.bak ) -printf %f\n`,
+		`-type f ( -name cli -o -name *.conf ) -print`,
+		`-name *.bak -o -type d -printf dir:%p:%h\n`,
+		`-type f -not -name cli -a ! -name apache2`,
+		`-maxdepth 1 -type d`,
+	} {
+		args := strings.Fields(expr)
+		quoted := make([]string, len(args))
+		for i, a := range args {
+			quoted[i] = "'" + a + "'"
+		}
+		got := mustSh(t, s, "cd "+dir+" && find . "+strings.Join(quoted, " "))
+		cmd := exec.Command("find", append([]string{"."}, args...)...)
+		cmd.Dir = filepath.Join(host, dir)
+		want, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("host find %s: %v", expr, err)
+		}
+		if sortLines(got) != sortLines(string(want)) {
+			t.Errorf("find . %s\n got %q\nwant %q", expr, sortLines(got), sortLines(string(want)))
+		}
+	}
+}
+
+func sortLines(s string) string {
+	l := strings.Split(strings.TrimSuffix(s, "\n"), "\n")
+	slices.Sort(l)
+	return strings.Join(l, "\n")
+}
+
+// TestMkdirContext: openssh-server's postinst runs mkdir -pZ; without
+// SELinux -Z does nothing.
+func TestMkdirContext(t *testing.T) {
+	st := newStage(t)
+	s := testSys(t, st)
+	mustSh(t, s, "mkdir -pZ /etc/ssh/x && mkdir -Z /etc/ssh/y")
+	for _, p := range []string{"/etc/ssh/x", "/etc/ssh/y"} {
+		if e := entry(t, st, p); e.Mode != 0o755 {
+			t.Errorf("%s: mode %o", p, e.Mode)
+		}
+	}
+}
+
+// TestMountpoint: /proc, /sys and /dev are mount points while the exec
+// modes run scripts, so native says so too (openjdk's postinst checks
+// /proc); anything else is not (util-linux exits 32).
+func TestMountpoint(t *testing.T) {
+	st := newStage(t)
+	put(t, st, map[string]string{"/proc/.keep": "", "/etc/x": ""})
+	s := testSys(t, st)
+	out := mustSh(t, s, "mountpoint -q /proc && echo proc; mountpoint /etc || echo $?; mountpoint -q /nonexistent || echo $?")
+	if out != "proc\n/etc is not a mountpoint\n32\n1\n" {
+		t.Errorf("got %q", out)
+	}
+}
+
+// TestDebSystemdHelperUser: gpg-agent's postinst enables its user
+// sockets with deb-systemd-helper --user: links under /etc/systemd/user,
+// state under deb-systemd-user-helper-enabled (systemctl --global preset
+// first, as with systemctl present; no preset file enables everything).
+func TestDebSystemdHelperUser(t *testing.T) {
+	st := newStage(t)
+	put(t, st, map[string]string{
+		"/usr/lib/systemd/user/gpg-agent.socket": "[Socket]\nListenStream=%t/gnupg/S.gpg-agent\n[Install]\nWantedBy=sockets.target\n",
+		"/usr/bin/systemctl":                     "x:systemd",
+	})
+	s := testSys(t, st)
+	mustSh(t, s, `set -e
+deb-systemd-helper --user unmask 'gpg-agent.socket' >/dev/null || true
+if deb-systemd-helper --quiet --user was-enabled 'gpg-agent.socket'; then
+	deb-systemd-helper --user enable 'gpg-agent.socket' >/dev/null || true
+else
+	deb-systemd-helper --user update-state 'gpg-agent.socket' >/dev/null || true
+fi`)
+	if e := entry(t, st, "/etc/systemd/user/sockets.target.wants/gpg-agent.socket"); e.Linkname != "/usr/lib/systemd/user/gpg-agent.socket" {
+		t.Errorf("link → %q", e.Linkname)
+	}
+	if got := get(t, st, "/var/lib/systemd/deb-systemd-user-helper-enabled/gpg-agent.socket.dsh-also"); got != "/etc/systemd/user/sockets.target.wants/gpg-agent.socket\n" {
+		t.Errorf("state %q", got)
+	}
+	entry(t, st, "/var/lib/systemd/deb-systemd-user-helper-enabled/sockets.target.wants/gpg-agent.socket")
+	if _, ok := st.Lookup("/etc/systemd/system/sockets.target.wants/gpg-agent.socket"); ok {
+		t.Error("a system link for a user unit")
+	}
+}
+
+// TestHelpztags: the tags files helpztags writes (vim-runtime's postinst
+// runs it on /usr/share/vim/addons/doc); a missing directory is skipped.
+func TestHelpztags(t *testing.T) {
+	st := newStage(t)
+	put(t, st, map[string]string{
+		"/doc/foo.txt":   "*foo.txt*  For Vim\n\n*foo-intro* *foo|bar* x*no* *end*\n\tsee |foo-intro| *a\\b*\n",
+		"/doc/bar.jax":   "*bar-ja*\n",
+		"/doc/README":    "*not-a-help-file*\n",
+		"/doc/x y.txt":   "*skipped-name*\n",
+		"/doc/later.txt": "*foo-intro* again\n",
+	})
+	s := testSys(t, st)
+	out := mustSh(t, s, "helpztags /nonexistent /doc")
+	if out != "Processing /doc\n" {
+		t.Errorf("output %q", out)
+	}
+	want := "a\\b\tfoo.txt\t/*a\\\\b*\nend\tfoo.txt\t/*end*\nfoo-intro\tlater.txt\t/*foo-intro*\nfoo.txt\tfoo.txt\t/*foo.txt*\n"
+	if got := get(t, st, "/doc/tags"); got != want {
+		t.Errorf("tags\n%q\nwant\n%q", got, want)
+	}
+	if got := get(t, st, "/doc/tags-ja"); got != "bar-ja\tbar.jax\t/*bar-ja*\n" {
+		t.Errorf("tags-ja %q", got)
+	}
+}
