@@ -37,6 +37,9 @@ func init() {
 	// A key pair made with the build's randomness and the build host's
 	// name (ssl-cert's postinst): no equivalent that would not be a guess.
 	registerShared(deferOnlyCmd("the snakeoil certificate and key"), "make-ssl-cert")
+	registerShared(sshKeygenCmd, "ssh-keygen")
+	// Messages to syslog: there is none while a root is built.
+	register(noopCmd, "logger")
 	register(machineIDSetupCmd, "systemd-machine-id-setup")
 	register(noopCmd, "dbus-uuidgen")
 	register(localeCmd, "locale")
@@ -324,6 +327,24 @@ func setprivCmd(c *cmd) error {
 		return c.unsupported("setpriv -- %s", c.args[i+1])
 	}
 	return skipCmd("the manual page index caches", "")(c)
+}
+
+// sshKeygenCmd: openssh-server's postinst makes the host keys (random),
+// deferred with HandOff as make-ssl-cert is, then prints each one's
+// fingerprint (-l), which with HandOff prints nothing: only output.
+func sshKeygenCmd(c *cmd) error {
+	for _, a := range c.args[1:] {
+		switch a {
+		case "-l":
+			if c.s.opts.HandOff {
+				return nil
+			}
+			return c.unsupported("ssh-keygen -l")
+		case "-y", "-F", "-R", "-e", "-i":
+			return c.unsupported("ssh-keygen %s", a)
+		}
+	}
+	return deferOnlyCmd("an SSH key pair")(c)
 }
 
 // deferOnlyCmd is a command native mode does not carry out but a dpkg run

@@ -312,6 +312,27 @@ func debSystemdHelperCmd(c *cmd) error {
 			} else if err := s.makeSystemdLinks(scope, unit, sp, true); err != nil {
 				return c.failf("error: %v", err)
 			}
+		case "disable":
+			if err := s.dshRemoveLinks(scope, sp, 0); err != nil {
+				return err
+			}
+			// Empty state and link directories go, as after a piuparts
+			// run (rmdir_if_empty).
+			for _, d := range []string{dshEnabledDir("system"), dshEnabledDir("user")} {
+				if err := s.rmdirIfEmpty(d); err != nil {
+					return err
+				}
+			}
+			for _, d := range []string{"/etc/systemd/system", "/etc/systemd/user"} {
+				ents, _ := s.list(d)
+				for _, e := range ents {
+					if e.Type == tar.TypeDir {
+						if err := s.rmdirIfEmpty(e.Path); err != nil {
+							return err
+						}
+					}
+				}
+			}
 		case "update-state":
 			links, err := s.linkClosure(scope, sp, nil)
 			if err != nil {
@@ -332,6 +353,66 @@ func debSystemdHelperCmd(c *cmd) error {
 		}
 	}
 	return status(rc)
+}
+
+// dshRemoveLinks is deb-systemd-helper's remove_links (not purging):
+// the links its state file records, with their state, and the same for
+// the units named by Also=.
+func (s *sys) dshRemoveLinks(scope, servicePath string, depth int) error {
+	if depth > 16 {
+		return nil // Also= loops: the Perl recursion never ends either
+	}
+	for _, l := range s.stateEntries(dshStatePath(scope, servicePath)) {
+		if !s.isSymlink(l) {
+			continue
+		}
+		for _, p := range []string{dshEnabledDir(scope) + "/" + strings.TrimPrefix(l, "/etc/systemd/"+scope+"/"), l} {
+			if real, _, ok, err := s.resolve("/", p, false); err == nil && ok {
+				if err := s.st.Remove(real); err != nil {
+					return &stageError{err}
+				}
+			}
+		}
+	}
+	data, err := s.readFile(servicePath)
+	if err != nil {
+		return nil
+	}
+	for _, line := range lines(data) {
+		k, v, ok := strings.Cut(strings.TrimSpace(line), "=")
+		if ok && strings.EqualFold(k, "Also") {
+			if err := s.dshRemoveLinks(scope, s.findUnit(scope, v), depth+1); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// rmdirIfEmpty is deb-systemd-helper's rmdir_if_empty: the empty
+// directories below dir, then dir if that left it empty.
+func (s *sys) rmdirIfEmpty(dir string) error {
+	e, ok := s.st.Lookup(dir)
+	if !ok || e.Type != tar.TypeDir {
+		return nil
+	}
+	ents, err := s.list(dir)
+	if err != nil {
+		return nil
+	}
+	for _, k := range ents {
+		if k.Type == tar.TypeDir {
+			if err := s.rmdirIfEmpty(k.Path); err != nil {
+				return err
+			}
+		}
+	}
+	if ents, _ := s.st.List(dir); len(ents) == 0 {
+		if err := s.st.Remove(dir); err != nil {
+			return &stageError{err}
+		}
+	}
+	return nil
 }
 
 // systemd unit search path, in systemd's order.
@@ -576,6 +657,8 @@ func updateRcdCmd(c *cmd) error {
 			}
 		}
 		return nil
+	case "disable", "enable":
+		return s.updateRcdToggle(c, name, action, args[2:])
 	case "remove":
 		for _, lvl := range "0123456S" {
 			for _, f := range s.glob(fmt.Sprintf("/etc/rc%c.d/[SK][0-9][0-9]%s", lvl, name)) {
@@ -587,6 +670,100 @@ func updateRcdCmd(c *cmd) error {
 		return nil
 	}
 	return c.unsupported("action %s", action)
+}
+
+// updateRcdToggle is update-rc.d NAME disable|enable [LEVELS] without
+// insserv: each S link of the levels (default: Default-Start) renamed K,
+// or the reverse; then, with systemctl there, systemctl disable|enable.
+func (s *sys) updateRcdToggle(c *cmd, name, action string, levels []string) error {
+	if len(levels) == 0 {
+		start, _, err := s.lsbLevels("/etc/init.d/" + name)
+		if err != nil || len(start) == 0 {
+			return c.failf("error: %s Default-Start contains no runlevels, aborting.", name)
+		}
+		levels = start
+	}
+	var links []string
+	for _, lvl := range levels {
+		if len(lvl) != 1 || !strings.Contains("S2345", lvl) {
+			fmt.Fprintf(c.stderr, "update-rc.d: warning: %s action will have no effect on runlevel %s\n", action, lvl)
+			continue
+		}
+		links = append(links, s.glob("/etc/rc"+lvl+".d/[SK][0-9][0-9]"+name)...)
+	}
+	if len(links) == 0 {
+		return c.failf("error: no runlevel symlinks to modify, aborting!")
+	}
+	from, to := "/S", "/K"
+	if action == "enable" {
+		from, to = "/K", "/S"
+	}
+	for _, l := range links {
+		i := strings.LastIndex(l, from)
+		if i < 0 {
+			continue
+		}
+		if err := s.st.Rename(l, l[:i]+to+l[i+2:]); err != nil {
+			return &stageError{err}
+		}
+	}
+	if !s.hasSystemctl() {
+		return nil
+	}
+	unit := name + ".service"
+	if action == "enable" {
+		if s.systemctlFind("system", unit) == "" {
+			return nil // systemctl --quiet: its complaint goes unseen
+		}
+		return s.systemctlEnable(c, "system", unit, map[string]bool{})
+	}
+	return s.systemctlDisable("system", unit, map[string]bool{})
+}
+
+// systemctlDisable removes the links systemctl enable makes offline.
+func (s *sys) systemctlDisable(scope, unit string, visited map[string]bool) error {
+	if visited[unit] {
+		return nil
+	}
+	visited[unit] = true
+	file := s.systemctlFind(scope, unit)
+	if file == "" {
+		return nil
+	}
+	inst, err := s.unitInstall(file)
+	if err != nil {
+		return nil
+	}
+	etc := "/etc/systemd/" + scope + "/"
+	var links []string
+	for _, v := range inst["wantedby"] {
+		links = append(links, etc+v+".wants/"+unit)
+	}
+	for _, v := range inst["requiredby"] {
+		links = append(links, etc+v+".requires/"+unit)
+	}
+	for _, v := range inst["alias"] {
+		if v != unit {
+			links = append(links, etc+v)
+		}
+	}
+	for _, l := range links {
+		if s.isSymlink(l) {
+			real, _, _, err := s.resolve("/", l, false)
+			if err != nil {
+				return err
+			}
+			if err := s.st.Remove(real); err != nil {
+				return &stageError{err}
+			}
+		}
+	}
+	for _, v := range inst["also"] {
+		if err := s.systemctlDisable(scope, v, visited); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *sys) globAny(dir, pattern string) (bool, error) {
