@@ -1332,23 +1332,72 @@ func fileTypeName(t byte) string {
 
 // lsCmd lists the names given, as "ls -d" does; enough for "does it
 // exist" checks.
+// lsCmd is GNU ls as scripts use it, one name a line (its output is
+// never a terminal here): operands that are not directories first, then
+// each directory's entries (dot files with -a/-A), all sorted bytewise
+// (the C locale the scripts run in), a "DIR:" heading when there is more
+// than one operand.
 func lsCmd(c *cmd) error {
-	o, err := c.parse(optSpec{"L|dereference", "d|directory", "1"}, false)
+	o, err := c.parse(optSpec{"L|dereference", "d|directory", "1", "a|all", "A|almost-all"}, false)
 	if err != nil {
 		return err
 	}
+	ops := o.operands
+	if len(ops) == 0 {
+		ops = []string{"."}
+	}
 	st := 0
-	for _, f := range o.operands {
-		_, e, ok, err := c.s.resolve(c.dir, f, o.has("dereference"))
+	var files, dirs []string
+	real := map[string]string{}
+	for _, f := range ops {
+		r, e, ok, err := c.s.resolve(c.dir, f, true)
 		if err != nil || !ok {
+			if _, _, lok, lerr := c.s.resolve(c.dir, f, false); lerr == nil && lok {
+				files = append(files, f) // a dangling symlink
+				continue
+			}
 			fmt.Fprintf(c.stderr, "ls: cannot access '%s': No such file or directory\n", f)
 			st = 2
 			continue
 		}
 		if e.Type == tar.TypeDir && !o.has("directory") {
-			return c.unsupported("listing a directory")
+			dirs = append(dirs, f)
+			real[f] = r
+			continue
 		}
+		files = append(files, f)
+	}
+	sort.Strings(files)
+	sort.Strings(dirs)
+	for _, f := range files {
 		fmt.Fprintln(c.stdout, f)
+	}
+	for i, d := range dirs {
+		if i > 0 || len(files) > 0 {
+			fmt.Fprintln(c.stdout)
+		}
+		if len(ops) > 1 {
+			fmt.Fprintf(c.stdout, "%s:\n", d)
+		}
+		ents, err := c.s.list(real[d])
+		if err != nil {
+			return &stageError{err}
+		}
+		var names []string
+		if o.has("all") {
+			names = append(names, ".", "..")
+		}
+		for _, k := range ents {
+			n := path.Base(k.Path)
+			if strings.HasPrefix(n, ".") && !o.has("all") && !o.has("almost-all") {
+				continue
+			}
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			fmt.Fprintln(c.stdout, n)
+		}
 	}
 	return status(st)
 }

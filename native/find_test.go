@@ -151,3 +151,38 @@ func TestHelpztags(t *testing.T) {
 		t.Errorf("tags-ja %q", got)
 	}
 }
+
+// TestLsLikeGNU compares ls's listings with the host's GNU ls (C locale,
+// not a terminal) on the same tree.
+func TestLsLikeGNU(t *testing.T) {
+	if _, err := exec.LookPath("ls"); err != nil {
+		t.Skip("no ls on the host")
+	}
+	files := map[string]string{
+		"/usr/lib/postgresql/15/bin/initdb": "", "/usr/lib/postgresql/13/x": "", "/usr/lib/postgresql/.hidden": "",
+		"/usr/lib/postgresql/README": "", "/usr/lib/postgresql/B": "", "/usr/lib/postgresql/a": "",
+	}
+	host := t.TempDir()
+	for p, body := range files {
+		full := filepath.Join(host, p)
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := newStage(t)
+	put(t, st, files)
+	s := testSys(t, st)
+	for _, args := range []string{"", "15", "-A", "-a .", "15 13", "README 15 a", "-d 15", "-1 nosuch 15"} {
+		got, _ := sh(t, s, "cd /usr/lib/postgresql && ls "+args)
+		cmd := exec.Command("sh", "-c", "ls "+args+" 2>&1")
+		cmd.Dir = filepath.Join(host, "/usr/lib/postgresql")
+		cmd.Env = []string{"LC_ALL=C", "PATH=/usr/bin:/bin"}
+		want, _ := cmd.Output()
+		if got != string(want) {
+			t.Errorf("ls %s\n got %q\nwant %q", args, got, want)
+		}
+	}
+}
