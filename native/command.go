@@ -134,6 +134,67 @@ func (s *sys) call(c *cmd, cm command) error {
 	return cm.fn(c)
 }
 
+func init() {
+	register(shCmd, "sh", "dash", "bash")
+}
+
+// shCmd is sh [-eux] FILE [ARG…] or sh [-eux] -c COMMAND [NAME [ARG…]],
+// interpreted like any script (postgresql-common's postinst runs sh
+// /usr/share/postgresql-common/supported-versions).
+func shCmd(c *cmd) error {
+	args := c.args[1:]
+	var set []string
+	command := false
+	for len(args) > 0 && len(args[0]) > 1 && (args[0][0] == '-' || args[0][0] == '+') && args[0] != "--" {
+		for _, f := range args[0][1:] {
+			switch f {
+			case 'e', 'u', 'x':
+				if f != 'x' {
+					set = append(set, string(args[0][0])+string(f))
+				}
+			case 'c':
+				command = true
+			default:
+				return c.unsupported("%s -%c", c.name(), f)
+			}
+		}
+		args = args[1:]
+	}
+	if len(args) > 0 && args[0] == "--" {
+		args = args[1:]
+	}
+	if len(args) == 0 {
+		return c.unsupported("%s reading commands from its standard input", c.name())
+	}
+	var src []byte
+	name, params := args[0], args[1:]
+	if command {
+		src = []byte(args[0])
+		name, params = c.name(), nil
+		if len(args) > 1 {
+			name, params = args[1], args[2:]
+		}
+	} else {
+		data, err := c.s.readFile(c.abs(args[0]))
+		if err != nil {
+			fmt.Fprintf(c.stderr, "%s: 0: cannot open %s: %s\n", c.name(), args[0], errText(err))
+			return status(2)
+		}
+		src = data
+	}
+	if len(set) > 0 {
+		src = append([]byte("set "+strings.Join(set, " ")+"\n"), src...)
+	}
+	sub := &shellRun{pkg: c.run.pkg, name: name, args: params, env: exportedEnv(c.env),
+		stdin: c.stdin, stdout: c.stdout, stderr: c.stderr, umask: c.run.umask, debconf: c.run.debconf}
+	err := c.s.runShell(c.ctx, sub, src)
+	var se *ScriptError
+	if errors.As(err, &se) {
+		return interp.NewExitStatus(uint8(se.Status))
+	}
+	return err
+}
+
 // isShellScript reports whether data starts with a #! line naming a
 // Bourne shell.
 func isShellScript(data []byte) bool {

@@ -15,6 +15,7 @@ import (
 	"io"
 	"io/fs"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -967,7 +968,7 @@ func lines(data []byte) []string {
 }
 
 func sortCmd(c *cmd) error {
-	o, err := c.parse(optSpec{"u|unique", "r|reverse", "n|numeric-sort", "V|version-sort"}, false)
+	o, err := c.parse(optSpec{"u|unique", "r|reverse", "n|numeric-sort", "g|general-numeric-sort", "V|version-sort"}, false)
 	if err != nil {
 		return err
 	}
@@ -985,6 +986,20 @@ func sortCmd(c *cmd) error {
 			x, _ := strconv.ParseFloat(leadingNumber(a), 64)
 			y, _ := strconv.ParseFloat(leadingNumber(b), 64)
 			if x != y {
+				return x < y
+			}
+			return a < b
+		}
+	case o.has("general-numeric-sort"):
+		// As GNU sort's general_numcompare: lines without a number
+		// first, then by value; ties by the whole line.
+		less = func(a, b string) bool {
+			x, xok := leadingFloat(a)
+			y, yok := leadingFloat(b)
+			switch {
+			case xok != yok:
+				return !xok
+			case xok && x != y:
 				return x < y
 			}
 			return a < b
@@ -1007,6 +1022,19 @@ func sortCmd(c *cmd) error {
 		fmt.Fprintln(c.stdout, all[i])
 	}
 	return nil
+}
+
+// leadingFloat is strtod on the start of s: the longest prefix (after
+// blanks) that is a decimal number, and whether there was one.
+func leadingFloat(s string) (float64, bool) {
+	s = strings.TrimLeft(s, " \t")
+	best, ok := 0.0, false
+	for i := 1; i <= len(s) && i <= 64; i++ {
+		if v, err := strconv.ParseFloat(s[:i], 64); err == nil {
+			best, ok = v, true
+		}
+	}
+	return best, ok
 }
 
 func leadingNumber(s string) string {
@@ -1529,8 +1557,31 @@ func idCmd(c *cmd) error {
 	if !ok {
 		return c.failf("'%s': no such user", user)
 	}
-	gid, _ := c.s.primaryGroup(c.s.userName(uid))
+	name := c.s.userName(uid)
+	gid, _ := c.s.primaryGroup(name)
+	// getgrouplist's answer: the login group, then each group of
+	// /etc/group that lists the user, in file order, once.
+	groups := []int{gid}
+	lines, _ := c.s.readDB("/etc/group")
+	for _, l := range lines {
+		if len(l) < 4 {
+			continue
+		}
+		if n, err := strconv.Atoi(l[2]); err == nil && contains(strings.Split(l[3], ","), name) && !slices.Contains(groups, n) {
+			groups = append(groups, n)
+		}
+	}
 	switch {
+	case o.has("groups"):
+		var out []string
+		for _, g := range groups {
+			if o.has("name") {
+				out = append(out, c.s.groupName(g))
+			} else {
+				out = append(out, strconv.Itoa(g))
+			}
+		}
+		fmt.Fprintln(c.stdout, strings.Join(out, " "))
 	case o.has("user") && o.has("name"):
 		fmt.Fprintln(c.stdout, c.s.userName(uid))
 	case o.has("user"):

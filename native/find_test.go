@@ -186,3 +186,43 @@ func TestLsLikeGNU(t *testing.T) {
 		}
 	}
 }
+
+// TestShCommand: sh FILE, sh -c and sh -e run in the interpreter.
+func TestShCommand(t *testing.T) {
+	st := newStage(t)
+	put(t, st, map[string]string{"/usr/share/x/versions": "#!/bin/sh\necho \"$0 $# $1\"\nexit 3\n", "/bin/sh": "x:dash"})
+	s := testSys(t, st)
+	out := mustSh(t, s, `sh /usr/share/x/versions a b || echo "status $?"
+sh -c 'echo "$0:$1"' name arg
+sh -e -c 'false; echo not reached' || echo "status $?"
+sh -c 'false; echo reached'
+sh /nonexistent 2>/dev/null || echo "status $?"`)
+	want := "/usr/share/x/versions 2 a\nstatus 3\nname:arg\nstatus 1\nreached\nstatus 2\n"
+	if out != want {
+		t.Errorf("got %q\nwant %q", out, want)
+	}
+}
+
+// TestSortGeneralNumeric: sort -g as GNU sort orders (postgresql-common's
+// supported-versions).
+func TestSortGeneralNumeric(t *testing.T) {
+	s := testSys(t, newStage(t))
+	out := mustSh(t, s, `printf '15\n9.6\nabc\n13\n1e1\n-2\n' | sort -g; printf '15\n9.6\n13\n' | sort -rg`)
+	if want := "abc\n-2\n9.6\n1e1\n13\n15\n15\n13\n9.6\n"; out != want {
+		t.Errorf("got %q, want %q", out, want)
+	}
+}
+
+// TestIdGroups: id -G and -Gn (postgresql-common's postinst checks that
+// postgres is in ssl-cert).
+func TestIdGroups(t *testing.T) {
+	st := newStage(t)
+	put(t, st, map[string]string{
+		"/etc/passwd": "root:x:0:0:root:/root:/bin/bash\npostgres:x:100:103::/var/lib/postgresql:/bin/bash\n",
+		"/etc/group":  "root:x:0:\nssl-cert:x:102:postgres\npostgres:x:103:\nother:x:104:root,postgres\n",
+	})
+	s := testSys(t, st)
+	if out := mustSh(t, s, "id -Gn postgres; id -G postgres; id -G"); out != "postgres ssl-cert other\n103 102 104\n0 104\n" {
+		t.Errorf("got %q", out)
+	}
+}

@@ -372,8 +372,9 @@ func TestTmpfiles(t *testing.T) {
 
 func TestConvertUsrmerge(t *testing.T) {
 	st := newStage(t)
-	// newStage links bin, sbin, lib; undo that for an unmerged root.
-	for _, d := range []string{"/bin", "/sbin", "/lib"} {
+	// newStage links bin, sbin, lib; undo that for an unmerged root. Its
+	// stub shells in /usr/bin would be a second copy of /bin's.
+	for _, d := range []string{"/bin", "/sbin", "/lib", "/usr/bin/sh", "/usr/bin/dash", "/usr/bin/bash"} {
 		st.Remove(d)
 	}
 	put(t, st, map[string]string{
