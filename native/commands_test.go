@@ -24,19 +24,7 @@ func TestFindLikeGNU(t *testing.T) {
 		"/usr/lib/php/8.2/sapi/sub/deeper.conf": "",
 		"/usr/lib/php/8.2/sapi/x.bak":           "",
 	}
-	host := t.TempDir()
-	for p, body := range files {
-		full := filepath.Join(host, p)
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	st := newStage(t)
-	put(t, st, files)
-	s := testSys(t, st)
+	host, s := hostAndStage(t, files)
 	const dir = "/usr/lib/php/8.2/sapi"
 	for _, expr := range []string{
 		// php8.2-common's postinst.
@@ -63,6 +51,25 @@ func TestFindLikeGNU(t *testing.T) {
 			t.Errorf("find . %s\n got %q\nwant %q", expr, sortLines(got), sortLines(string(want)))
 		}
 	}
+}
+
+// hostAndStage writes files (path → content) both into a directory of the
+// host, for the host's tools to run on, and into a stage.
+func hostAndStage(t *testing.T, files map[string]string) (string, *sys) {
+	t.Helper()
+	host := t.TempDir()
+	for p, body := range files {
+		full := filepath.Join(host, p)
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := newStage(t)
+	put(t, st, files)
+	return host, testSys(t, st)
 }
 
 func sortLines(s string) string {
@@ -162,19 +169,7 @@ func TestLsLikeGNU(t *testing.T) {
 		"/usr/lib/postgresql/15/bin/initdb": "", "/usr/lib/postgresql/13/x": "", "/usr/lib/postgresql/.hidden": "",
 		"/usr/lib/postgresql/README": "", "/usr/lib/postgresql/B": "", "/usr/lib/postgresql/a": "",
 	}
-	host := t.TempDir()
-	for p, body := range files {
-		full := filepath.Join(host, p)
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	st := newStage(t)
-	put(t, st, files)
-	s := testSys(t, st)
+	host, s := hostAndStage(t, files)
 	for _, args := range []string{"", "15", "-A", "-a .", "15 13", "README 15 a", "-d 15", "-1 nosuch 15"} {
 		got, _ := sh(t, s, "cd /usr/lib/postgresql && ls "+args)
 		cmd := exec.Command("sh", "-c", "ls "+args+" 2>&1")
