@@ -31,7 +31,8 @@ build() {
   local name=$1 mode=$2 suite=$3 src=(); shift 3
   mapfile -t src < <(sources "$suite")
   local t0=$SECONDS
-  if as_user "$DEBSTRAP" build -q --mode="$mode" "$@" "$suite" "$work/$name.tar" "${src[@]}" > "$work/$name.log" 2>&1; then
+  # Not -q: the log must keep native mode's warnings (native_alone).
+  if as_user "$DEBSTRAP" build --mode="$mode" "$@" "$suite" "$work/$name.tar" "${src[@]}" > "$work/$name.log" 2>&1; then
     echo "    $name: $((SECONDS-t0))s, $(du -h "$work/$name.tar" | cut -f1)"
     return 0
   fi
