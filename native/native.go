@@ -191,10 +191,6 @@ type sys struct {
 	current       *pkgState
 	currentScript string
 
-	// notYet holds the packages of batches not yet installed: their
-	// files are hidden from scripts (see hidden).
-	notYet map[string]bool
-
 	overrides []dpkg.StatOverride
 	tmpSeq    int // mktemp's counter
 
@@ -227,14 +223,7 @@ func Configure(ctx context.Context, st *rootfs.Stage, db *dpkg.DB, pkgs []Pkg, o
 	}
 
 	first, rest := s.essentialSplit()
-	s.notYet = map[string]bool{}
-	for _, p := range rest {
-		s.notYet[p.key()] = true
-	}
 	for i, batch := range [][]*pkgState{first, rest} {
-		for _, p := range batch {
-			delete(s.notYet, p.key())
-		}
 		if err := s.install(ctx, batch, i == 0); err != nil {
 			return nil, err
 		}

@@ -50,9 +50,6 @@ func (s *sys) resolve(dir, p string, follow bool) (real string, e rootfs.Entry, 
 		}
 		next := path.Join(cur, c)
 		ent, ok := s.st.Lookup(next)
-		if ok && s.hidden(ent) {
-			ok = false
-		}
 		last := len(comps) == 0
 		if !ok {
 			if last {
@@ -98,31 +95,13 @@ func splitComps(p string) []string {
 	return out
 }
 
-// hidden reports whether e belongs to a package not yet unpacked in
-// the sequence being reproduced: everything is unpacked before native
-// mode starts, but when mmdebstrap configures its first batch, the
-// packages of the second are not there yet, and scripts probing for
-// them (is systemctl there?) must not find them.
-//
-// Directories are never hidden: several packages share them, and the
-// table records only the first.
-func (s *sys) hidden(e rootfs.Entry) bool {
-	return e.Package != "" && e.Type != tar.TypeDir && s.notYet[e.Package]
-}
-
-// list is Stage.List without hidden entries.
+// list is Stage.List. Every package is unpacked before any is
+// configured, as in the exec modes' second stage, and scripts see them
+// all (a batch's scripts seeing only what mmdebstrap would have unpacked
+// by then gave other results than the exec modes: trixie's
+// dpkg-db-backup.timer linked without systemctl).
 func (s *sys) list(p string) ([]rootfs.Entry, error) {
-	ents, err := s.st.List(p)
-	if err != nil || len(s.notYet) == 0 {
-		return ents, err
-	}
-	out := ents[:0]
-	for _, e := range ents {
-		if !s.hidden(e) {
-			out = append(out, e)
-		}
-	}
-	return out, nil
+	return s.st.List(p)
 }
 
 // lookup resolves p following symlinks and returns its entry.
