@@ -221,3 +221,23 @@ func TestIdGroups(t *testing.T) {
 		t.Errorf("got %q", out)
 	}
 }
+
+// TestRunParts: run-parts --test names the executable parts with valid
+// names in order; without it each runs with --arg.
+func TestRunParts(t *testing.T) {
+	st := newStage(t)
+	put(t, st, map[string]string{
+		"/etc/hooks/20-b":       "x:#!/bin/sh\necho \"b $*\" >> /ran\n",
+		"/etc/hooks/10a":        "x:#!/bin/sh\necho \"a $*\" >> /ran\n",
+		"/etc/hooks/README":     "not executable",
+		"/etc/hooks/x.dpkg-old": "x:#!/bin/sh\necho old >> /ran\n",
+	})
+	s := testSys(t, st)
+	if out := mustSh(t, s, "run-parts --test -- /etc/hooks; run-parts --list /etc/hooks"); out != "/etc/hooks/10a\n/etc/hooks/20-b\n/etc/hooks/10a\n/etc/hooks/20-b\n/etc/hooks/README\n" {
+		t.Errorf("got %q", out)
+	}
+	mustSh(t, s, "run-parts --arg=one --arg=two /etc/hooks")
+	if got := get(t, st, "/ran"); got != "a one two\nb one two\n" {
+		t.Errorf("ran %q", got)
+	}
+}
