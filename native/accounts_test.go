@@ -78,3 +78,29 @@ systemd-sysusers y.conf`)
 		t.Errorf("group:\n%s\nwant\n%s", got, want)
 	}
 }
+
+// TestSysusersCreatesShadow: with no /etc/shadow or /etc/gshadow yet
+// (trixie's systemd is configured before passwd's pwconv), sysusers
+// makes them with its own entries, root's, mode 0000 (as
+// systemd-sysusers 252 --root does); pwconv adds the others' later.
+func TestSysusersCreatesShadow(t *testing.T) {
+	st := newStage(t)
+	s := testSys(t, st)
+	put(t, st, map[string]string{
+		"/etc/passwd":                              "root:x:0:0:root:/root:/bin/bash\n",
+		"/etc/group":                               "root:x:0:\nshadow:x:42:\n",
+		"/usr/lib/sysusers.d/systemd-network.conf": "u! systemd-network - \"systemd Network Management\"\n",
+		"/usr/lib/sysusers.d/systemd-journal.conf": "g systemd-journal - -\n",
+	})
+	mustSh(t, s, "systemd-sysusers systemd-journal.conf systemd-network.conf")
+	day := s.today()
+	if got, want := get(t, st, "/etc/shadow"), "systemd-network:!*:"+day+":::::1:\n"; got != want {
+		t.Errorf("shadow %q, want %q", got, want)
+	}
+	if got, want := get(t, st, "/etc/gshadow"), "systemd-journal:!*::\nsystemd-network:!*::\n"; got != want {
+		t.Errorf("gshadow %q, want %q", got, want)
+	}
+	if e := entry(t, st, "/etc/shadow"); e.Mode != 0 || e.Gid != 0 {
+		t.Errorf("shadow mode %o gid %d", e.Mode, e.Gid)
+	}
+}

@@ -113,9 +113,10 @@ getent passwd messagebus >/dev/null`)
 		"messagebus:x:100:\nnetdev:x:101:\nsystemd-journal:x:999:\nsystemd-network:x:998:\n"; got != want {
 		t.Errorf("group:\n%s\nwant\n%s", got, want)
 	}
-	// useradd's locked "!", sysusers' "!*" written first and expired (u!).
-	if got, want := get(t, st, "/etc/shadow"), "systemd-network:!*:19723:::::1:\nroot:*:19000:0:99999:7:::\nnobody:*:19000:0:99999:7:::\n"+
-		"messagebus:!:19723::::::\n_apt:!:19723::::::\n"; got != want {
+	// useradd's locked "!", sysusers' "!*" after the others (as
+	// systemd-sysusers 252 --root writes them) and expired (u!, 254+).
+	if got, want := get(t, st, "/etc/shadow"), "root:*:19000:0:99999:7:::\nnobody:*:19000:0:99999:7:::\n"+
+		"messagebus:!:19723::::::\n_apt:!:19723::::::\nsystemd-network:!*:19723:::::1:\n"; got != want {
 		t.Errorf("shadow:\n%s\nwant\n%s", got, want)
 	}
 	if got := get(t, st, "/etc/gshadow"); !strings.Contains(got, "messagebus:!::\n") || !strings.Contains(got, "systemd-journal:!*::\n") {

@@ -168,9 +168,11 @@ func (s *sys) sysusersApply(c *cmd, groups, users []*suItem, members [][2]string
 		}
 		gidOf[g.name] = gid
 		group.add(dbLine{g.name, "x", strconv.Itoa(gid), ""})
-		if gshadow.exists {
-			gshadow.add(dbLine{g.name, "!*", "", ""})
-		}
+		// Written even where there was no gshadow (or shadow) yet:
+		// sysusers makes the file, and pwconv/grpconv later add the
+		// entries of the others after its own (trixie's systemd runs
+		// before passwd's postinst).
+		gshadow.add(dbLine{g.name, "!*", "", ""})
 	}
 	for _, u := range users {
 		if passwd.find(u.name) != nil {
@@ -224,15 +226,13 @@ func (s *sys) sysusersApply(c *cmd, groups, users []*suItem, members [][2]string
 			}
 		}
 		passwd.add(dbLine{u.name, "x", strconv.Itoa(uid), strconv.Itoa(gid), u.gecos, home, shell})
-		if shadow.exists {
-			expire := ""
-			if u.locked {
-				expire = "1"
-			}
-			// sysusers writes the new shadow entries before the old ones.
-			shadow.lines = append([]dbLine{{u.name, "!*", s.today(), "", "", "", "", expire, ""}}, shadow.lines...)
-			shadow.changed = true
+		expire := ""
+		if u.locked {
+			expire = "1"
 		}
+		// After the entries already there, as systemd-sysusers 252 and
+		// 257 write them (bookworm's and trixie's images built by dpkg).
+		shadow.add(dbLine{u.name, "!*", s.today(), "", "", "", "", expire, ""})
 	}
 	for _, m := range members {
 		for _, f := range []*acctFile{group, gshadow} {
@@ -266,7 +266,13 @@ func (s *sys) sysusersApply(c *cmd, groups, users []*suItem, members [][2]string
 			if err := s.saveAcctBackup(f.f, f.mode, f.gid, f.f.entry.Mode); err != nil {
 				return err
 			}
-		} else if err := s.saveAcct(f.f, f.mode, f.gid); err != nil {
+			continue
+		}
+		if !f.f.exists && (f.f == shadow || f.f == gshadow) {
+			// A shadow file sysusers makes is root's, mode 0000 (252).
+			f.mode, f.gid = 0, 0
+		}
+		if err := s.saveAcct(f.f, f.mode, f.gid); err != nil {
 			return err
 		}
 	}
