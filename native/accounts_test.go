@@ -87,8 +87,8 @@ func TestSysusersCreatesShadow(t *testing.T) {
 	st := newStage(t)
 	s := testSys(t, st)
 	put(t, st, map[string]string{
-		"/etc/passwd":                              "root:x:0:0:root:/root:/bin/bash\n",
-		"/etc/group":                               "root:x:0:\nshadow:x:42:\n",
+		"/etc/passwd": "root:x:0:0:root:/root:/bin/bash\n",
+		"/etc/group":  "root:x:0:\nshadow:x:42:\n",
 		"/usr/lib/sysusers.d/systemd-network.conf": "u! systemd-network - \"systemd Network Management\"\n",
 		"/usr/lib/sysusers.d/systemd-journal.conf": "g systemd-journal - -\n",
 	})
