@@ -186,8 +186,8 @@ func (s configureStep) Configure(ctx context.Context, st *rootfs.Stage, b *boots
 }
 
 // run runs the scripts; preinstDone names unpacked packages whose preinst
-// ran already, deferred the commands to run before configuring (native mode's, in
-// auto).
+// ran already, deferred the commands to run before configuring them
+// (both native mode's, in auto).
 func (s configureStep) run(ctx context.Context, st *rootfs.Stage, b *bootstrap.Build, preinstDone []string, deferred []configure.Command) error {
 	order := make([]string, len(b.Order))
 	for i, p := range b.Order {
