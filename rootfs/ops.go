@@ -68,6 +68,9 @@ func (s *Stage) writeFile(c string, data []byte, e Entry) error {
 	if ex != nil && ex.isDir() {
 		return errIsDir
 	}
+	if err := s.saveFull(joinPath(parent.path, base)); err != nil {
+		return err
+	}
 	m := s.newMeta(e)
 	m.size = int64(len(data))
 	sum := md5.Sum(data)
@@ -122,6 +125,9 @@ func (s *Stage) Mkdir(p string, e Entry) error {
 }
 
 func (s *Stage) mkdir(parent *node, base string, e Entry) error {
+	if err := s.saveFull(joinPath(parent.path, base)); err != nil {
+		return err
+	}
 	if err := s.root.Mkdir(rel(joinPath(parent.path, base)), 0o755); err != nil {
 		return err
 	}
@@ -189,6 +195,9 @@ func (s *Stage) symlink(target, c string, e Entry) error {
 	if ex != nil && ex.isDir() {
 		return errIsDir
 	}
+	if err := s.saveFull(joinPath(parent.path, base)); err != nil {
+		return err
+	}
 	tmp, err := s.tmpName()
 	if err != nil {
 		return err
@@ -228,6 +237,9 @@ func (s *Stage) Remove(p string) error {
 		err = errNotEmpty
 	}
 	if err == nil {
+		err = s.saveFull(ex.path)
+	}
+	if err == nil {
 		err = s.root.Remove(rel(ex.path))
 	}
 	if err != nil {
@@ -247,6 +259,9 @@ func (s *Stage) RemoveAll(p string) error {
 		return err
 	}
 	_, _, ex, err := s.parentOf(c)
+	if err == nil && ex != nil {
+		err = s.saveFull(ex.path)
+	}
 	if err == nil && ex != nil {
 		err = s.root.RemoveAll(rel(ex.path))
 	}
@@ -301,6 +316,12 @@ func (s *Stage) rename(oldpath, newpath string) error {
 			return errors.New("cannot move a directory into itself")
 		}
 	}
+	if err := s.saveFull(old.path); err != nil {
+		return err
+	}
+	if err := s.saveFull(joinPath(parent.path, base)); err != nil {
+		return err
+	}
 	if err := s.root.Rename(rel(old.path), rel(joinPath(parent.path, base))); err != nil {
 		return err
 	}
@@ -329,6 +350,7 @@ func (s *Stage) Update(p string, fn func(*Entry)) error {
 	if err != nil {
 		return fmt.Errorf("rootfs: update %s: %w", p, err)
 	}
+	s.saveMeta(n)
 	e := n.entry()
 	fn(&e)
 	m := n.m

@@ -42,6 +42,7 @@ type Stage struct {
 	closed bool
 	dirs   map[string]*dirHandle // recently used directories, by real path
 	useSeq uint64
+	jr     *journal // the active checkpoint, nil if none
 }
 
 // dirHandle is an open directory of the root: creating a name in it is
@@ -230,6 +231,9 @@ func (s *Stage) Close() error {
 	s.closed = true
 	s.dropDirs()
 	err := s.dropTmp()
+	if jerr := s.endJournal(); err == nil {
+		err = jerr
+	}
 	if cerr := s.root.Close(); err == nil {
 		err = cerr
 	}

@@ -312,6 +312,7 @@ func (p *Prepared) Commit() (*Unpacked, error) {
 	if _, dup := s.pkgs[p.pkg]; dup {
 		return nil, fmt.Errorf("rootfs: unpack %s: package already unpacked", p.pkg)
 	}
+	s.noRollback()
 	rec := newPkgRec()
 	s.pkgs[p.pkg] = rec
 	s.order = append(s.order, p.pkg)

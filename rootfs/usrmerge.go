@@ -110,6 +110,7 @@ func (s *Stage) MergeUsr() error {
 	if err := s.checkOpen(); err != nil {
 		return err
 	}
+	s.noRollback()
 	defer s.dropTmp()
 	for _, d := range mergeUsrDirs {
 		n := s.top.kids[d]
