@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"path"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"mvdan.cc/sh/v3/expand"
 	"mvdan.cc/sh/v3/interp"
@@ -131,7 +133,26 @@ func (s *sys) call(c *cmd, cm command) error {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 	}
-	return cm.fn(c)
+	err := cm.fn(c)
+	var se *stageError
+	if errors.As(err, &se) && pathError(se.err) {
+		// What a path names is the script's business (mktemp with no
+		// /tmp): the command fails, as it would in the root.
+		fmt.Fprintf(c.stderr, "%s: %v\n", c.name(), se.err)
+		return status(1)
+	}
+	return err
+}
+
+// pathError: err is about what a path names (missing, existing, not a
+// directory, …), not a failure of the staging root itself.
+func pathError(err error) bool {
+	for _, e := range []error{fs.ErrNotExist, fs.ErrExist, syscall.ENOTDIR, syscall.EISDIR, syscall.ENOTEMPTY} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
 func init() {
