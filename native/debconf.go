@@ -466,6 +466,7 @@ func debconfStartCmd(c *cmd) error {
 	sess := &dcSession{owner: owner}
 	c.run.debconf = sess
 	s.mu.Lock()
+	s.keepDebconf()
 	s.debconf.used = true
 	if owner == "" {
 		// A program, not a maintainer script (ucf --debconf-ok run by a

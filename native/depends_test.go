@@ -59,16 +59,16 @@ func TestDependsOnUnconfigured(t *testing.T) {
 			wantState(pkg, dpkg.Unpacked)
 		}
 
-		if f := failed["a"]; f.State != dpkg.HalfConfigured {
+		if f := failed["a"]; f.State != dpkg.Unpacked || !f.Undone {
 			t.Errorf("dFails=%v: a: %+v", dFails, f)
 		}
-		wantState("a", dpkg.HalfConfigured)
+		wantState("a", dpkg.Unpacked) // its failed postinst undone
 		wantDep("b", "Depends", "depends on a, left unconfigured")
 		if get(t, in.st, "/b-configured") != "" {
 			t.Errorf("dFails=%v: b's postinst ran", dFails)
 		}
 		if dFails {
-			wantState("d", dpkg.HalfConfigured)
+			wantState("d", dpkg.Unpacked)
 			wantDep("c", "Depends", "depends on b | d, left unconfigured")
 			wantDep("e", "Pre-Depends", "pre-depends on c, left unconfigured")
 			if get(t, in.st, "/c-configured") != "" {

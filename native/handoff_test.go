@@ -71,7 +71,7 @@ func TestHandOffLeavesTheRest(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(rep.Failed) == 0 || rep.Failed[0].Package != "bad" || rep.Failed[0].State != dpkg.HalfConfigured {
+		if len(rep.Failed) == 0 || rep.Failed[0].Package != "bad" || rep.Failed[0].State != dpkg.Unpacked {
 			t.Fatalf("handOff=%v: failed %v", handOff, rep.Failed)
 		}
 		if !handOff {

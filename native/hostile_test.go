@@ -194,7 +194,7 @@ func TestLimitFailsPackage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.Failed) != 1 || rep.Failed[0].Package != "spinner" || rep.Failed[0].State != dpkg.HalfConfigured {
+	if len(rep.Failed) != 1 || rep.Failed[0].Package != "spinner" || rep.Failed[0].State != dpkg.Unpacked {
 		t.Fatalf("failed %v", rep.Failed)
 	}
 	if msg := rep.Failed[0].String(); !strings.Contains(msg, "time limit (300ms)") || !strings.Contains(msg, "--native-script-timeout") {

@@ -110,6 +110,9 @@ type Failure struct {
 	// PreinstRan: its preinst install ran (or it has none), so dpkg's
 	// run must not run it again.
 	PreinstRan bool
+	// Undone: what the failed script did was taken back; the package is
+	// as if it had not run.
+	Undone bool
 }
 
 func (f Failure) String() string {
@@ -140,6 +143,7 @@ type pkgState struct {
 	pending             []string   // trigger names awaiting postinst triggered
 	failed              bool
 	preinstRan          bool // preinst install ran, or there is none
+	undone              bool // the script that failed was undone (undo.go)
 	foreign             bool // of an architecture other than the root's (libc6:i386)
 }
 
@@ -199,6 +203,8 @@ type sys struct {
 	// handedOff is, with HandOff, the first package left unconfigured
 	// (nil: none yet).
 	handedOff *pkgState
+	// undo is what the script running may have to put back (undo.go).
+	undo *undoState
 }
 
 // Configure configures the unpacked packages pkgs of st (given in unpack
@@ -305,7 +311,8 @@ func (s *sys) install(ctx context.Context, batch []*pkgState, first bool) error 
 			p.preinstRan = true
 			continue
 		}
-		if err := s.runMaintScript(ctx, p, "preinst", "install"); err != nil {
+		if undone, err := s.runUndoable(ctx, p, "preinst", "install"); err != nil {
+			p.undone = undone
 			if err := s.fail(p, "preinst", dpkg.Unpacked, err); err != nil {
 				return err
 			}
@@ -365,7 +372,11 @@ func (s *sys) install(ctx context.Context, batch []*pkgState, first bool) error 
 // the stage's own.
 func (s *sys) configureOne(ctx context.Context, p *pkgState) error {
 	if err := s.configure(ctx, p); err != nil {
-		return s.fail(p, "postinst", dpkg.HalfConfigured, err)
+		state := dpkg.HalfConfigured
+		if p.undone {
+			state = dpkg.Unpacked // as if it had not run
+		}
+		return s.fail(p, "postinst", state, err)
 	}
 	p.state = dpkg.Installed
 	p.pending = nil
@@ -381,7 +392,9 @@ func (s *sys) configure(ctx context.Context, p *pkgState) error {
 	if _, ok := p.script("postinst"); !ok {
 		return nil
 	}
-	return s.runMaintScript(ctx, p, "postinst", "configure", "")
+	undone, err := s.runUndoable(ctx, p, "postinst", "configure", "")
+	p.undone = undone
+	return err
 }
 
 // fail records that p is left in state because script failed. Errors of
@@ -396,7 +409,7 @@ func (s *sys) fail(p *pkgState, script string, state dpkg.State, err error) erro
 	}
 	p.failed = true
 	p.state = state
-	s.report.Failed = append(s.report.Failed, Failure{Package: p.key(), Script: script, State: state, Err: err, PreinstRan: p.preinstRan})
+	s.report.Failed = append(s.report.Failed, Failure{Package: p.key(), Script: script, State: state, Err: err, PreinstRan: p.preinstRan, Undone: p.undone})
 	if s.opts.HandOff && s.handedOff == nil {
 		s.handedOff = p
 	}

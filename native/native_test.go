@@ -164,7 +164,7 @@ fi
 	for _, f := range rep.Failed {
 		failed[f.Package] = f
 	}
-	if len(failed) != 2 || failed["broken"].State != dpkg.HalfConfigured || failed["opaque"].State != dpkg.HalfConfigured {
+	if len(failed) != 2 || failed["broken"].State != dpkg.Unpacked || failed["opaque"].State != dpkg.Unpacked {
 		t.Fatalf("failed: %v", rep.Failed)
 	}
 	if _, ok := failed["opaque"].Err.(*UnsupportedError); !ok {
@@ -174,7 +174,7 @@ fi
 		t.Errorf("warning %q", rep.Warning())
 	}
 	status := get(t, st, "/var/lib/dpkg/status")
-	for _, want := range []string{"Package: mawk\nEssential: yes\nStatus: install ok installed\n", "Package: broken\nStatus: install ok half-configured\n",
+	for _, want := range []string{"Package: mawk\nEssential: yes\nStatus: install ok installed\n", "Package: broken\nStatus: install ok unpacked\n",
 		"Package: zsh\nStatus: install ok installed\n"} {
 		if !strings.Contains(status, want) {
 			t.Errorf("status lacks %q", want)

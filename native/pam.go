@@ -145,6 +145,7 @@ func pamAuthUpdateCmd(c *cmd) error {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.keepDebconf()
 	d := s.debconf
 	sess := c.run.debconf
 	if sess == nil {
