@@ -33,13 +33,20 @@ if [ -z "${DEBIAN_HAS_FRONTEND:-}" ]; then
 	DEBIAN_HAS_FRONTEND=1
 	export DEBIAN_HAS_FRONTEND
 fi
+# As debconf's own: the words joined by spaces whatever IFS is, and IFS
+# saved and restored through a variable, so that an unset IFS comes back
+# set and empty (no field splitting after it: ucf's rotations rely on it).
 _db_cmd () {
+	local _db_internal_IFS="$IFS"
+	IFS=' '
 	_db_internal_line="$(__native_debconf "$*")"
+	IFS="$_db_internal_IFS"
 	RET="${_db_internal_line#[! 	][ 	]}"
-	case ${_db_internal_line%%[ 	]*} in
+	local _db_status="${_db_internal_line%%[ 	]*}"
+	case "$_db_status" in
 		1) return 0 ;;
 	esac
-	return ${_db_internal_line%%[ 	]*}
+	return $_db_status
 }
 db_capb ()	{ _db_cmd "CAPB $@"; }
 db_set ()	{ _db_cmd "SET $@"; }
@@ -66,6 +73,7 @@ db_progress ()	{ _db_cmd "PROGRESS $@"; }
 db_data ()	{ _db_cmd "DATA $@"; }
 db_x_loadtemplatefile ()	{ _db_cmd "X_LOADTEMPLATEFILE $@"; }
 db_stop () { _db_cmd "STOP $@"; }
+db_text () { db_input $@; }
 `
 
 // dcItem is one record of a debconf database file.

@@ -97,3 +97,38 @@ after=hintnone
 		}
 	}
 }
+
+// TestDebconfShellEffects: the confmodule functions leave the shell as
+// debconf's own do (checked with dash and debconf 1.5.82's confmodule):
+// IFS, unset before, comes back set and empty, so that a later $(…) is
+// not split (ucf's hashfile rotation loop then runs once, on one word);
+// the words are joined by spaces whatever IFS is.
+func TestDebconfShellEffects(t *testing.T) {
+	st := newStage(t)
+	put(t, st, map[string]string{"/usr/share/debconf/confmodule": "#"})
+	script := `#!/bin/sh
+unset IFS
+. /usr/share/debconf/confmodule
+for i in $(printf '1 2'); do echo "before [$i]"; done
+db_get tq/x || true
+echo "IFS set: ${IFS+yes} [${IFS}]"
+for i in $(printf '1 2'); do echo "after [$i]"; done
+IFS=,
+db_set tq/x a b
+echo "IFS now [$IFS]"
+db_get tq/x; echo "got [$RET]"
+db_text high tq/x; echo "text $?"
+`
+	p := control("Package: tq\nVersion: 1\nArchitecture: all\n", map[string]string{
+		"templates": "Template: tq/x\nType: string\nDescription: x\n",
+		"postinst":  strings.ReplaceAll(script, "echo ", "echo >>/etc/out "),
+	})
+	s := testSys(t, st, p)
+	if err := s.runMaintScript(t.Context(), s.byName["tq"], "postinst", "configure", ""); err != nil {
+		t.Fatal(err)
+	}
+	want := "before [1]\nbefore [2]\nIFS set: yes []\nafter [1 2]\nIFS now [,]\ngot [a b]\ntext 30\n" // 30: not shown (noninteractive)
+	if got := get(t, st, "/etc/out"); got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}
