@@ -40,6 +40,8 @@ function flush(  out) {
 	out = fmt
 	gsub(/\$\{binary:Package\}/, p, out)
 	gsub(/\$\{Status\}/, status, out)
+	st = status; sub(/.* /, "", st)
+	gsub(/\$\{db:Status-Status\}/, st, out)
 	gsub(/\$\{Version\}/, version, out)
 	gsub(/\$\{Architecture\}/, arch, out)
 	gsub(/\$\{Conffiles\}/, conff, out)
@@ -60,6 +62,7 @@ END { flush(); if (want != "" && !found) exit 1 }
 
 const fakeDpkg = `#!/bin/sh
 set -e
+echo "dpkg $*" >>/var/lib/dpkg-calls
 pkgs= all=
 for a do
 	case "$a" in
@@ -300,6 +303,48 @@ func sleepersLeft(t *testing.T, arg string) bool {
 		}
 	}
 	return false
+}
+
+// TestConfigureExecRestOrder: the packages after the Essential set are
+// configured in the order given (native's queue, --mode=auto), those
+// already configured skipped, then the rest by -a.
+func TestConfigureExecRestOrder(t *testing.T) {
+	for _, c := range execModes(t) {
+		t.Run(c.Name(), func(t *testing.T) {
+			st := fakeRoot(t)
+			status, err := st.ReadFile("/var/lib/dpkg/status")
+			if err != nil {
+				t.Fatal(err)
+			}
+			more := "Package: c1\nStatus: install ok unpacked\nArchitecture: all\nVersion: 1\n\n" +
+				"Package: c2\nStatus: install ok unpacked\nArchitecture: all\nVersion: 1\n\n" +
+				"Package: c3\nStatus: install ok unpacked\nArchitecture: all\nVersion: 1\n\n" +
+				"Package: c4\nStatus: install ok installed\nArchitecture: all\nVersion: 1\n\n"
+			if err := st.WriteFile("/var/lib/dpkg/status", append(status, more...), rootfs.Entry{Mode: 0o644}); err != nil {
+				t.Fatal(err)
+			}
+			var out bytes.Buffer
+			err = c.Configure(context.Background(), st, Options{
+				Logger: testLogger(t), Order: []string{"fake-base", "b-pkg", "c1", "c2", "c3", "c4"}, Arch: hostArch(),
+				Stdout: &out, Stderr: &out, RestOrder: []string{"c3", "c4", "b-pkg", "c1"},
+			})
+			t.Logf("output:\n%s", out.String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			calls, err := st.ReadFile("/var/lib/dpkg-calls")
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := "dpkg --force-configure-any --configure fake-base\ndpkg --configure c3 b-pkg c1\ndpkg --configure -a\n"
+			if string(calls) != want {
+				t.Errorf("dpkg ran as\n%s\nwant\n%s", calls, want)
+			}
+			if !strings.Contains(out.String(), "Setting up c3 ...\nSetting up b-pkg ...\nSetting up c1 ...\nSetting up c2 ...\n") {
+				t.Error("not configured in the order given")
+			}
+		})
+	}
 }
 
 func TestConfigureExec(t *testing.T) {

@@ -42,6 +42,9 @@ type scriptParams struct {
 	// Deferred commands run before dpkg --configure -a configures the
 	// rest.
 	Deferred []Command
+	// RestOrder, if set, is the order to configure the packages after
+	// the Essential set in (dpkg --configure PKG…, before -a).
+	RestOrder []string
 	// Env lines exported by the script (extract mode; the chroot run
 	// gets its environment from the helper instead).
 	Env []string
@@ -91,7 +94,7 @@ set -e
 	for _, l := range []struct {
 		name  string
 		names []string
-	}{{"order", p.Order}, {"essential", p.Essential}, {"work", p.Work}, {"preinst_done", p.PreinstDone}} {
+	}{{"order", p.Order}, {"essential", p.Essential}, {"work", p.Work}, {"preinst_done", p.PreinstDone}, {"rest_order", p.RestOrder}} {
 		b.WriteString(l.name + "='\n")
 		for _, n := range l.names {
 			if !pkgNameRE.MatchString(n) {
@@ -277,6 +280,25 @@ finish_unpack $rest
 # left to this run (--mode=auto): where a whole dpkg run would have run
 # it, before the packages native left are configured.
 deferred
+# In the order a whole dpkg --configure -a would have configured them
+# (native's queue, in --mode=auto): a run over only these would defer
+# fewer, and what their scripts allocate (ids) would come out otherwise.
+todo=
+for q in $rest_order; do todo=1; break; done
+if [ -n "$todo" ]; then
+	installed=" "
+	for l in $(dpkg-query -W -f='${binary:Package}=${db:Status-Status}\n'); do
+		case "$l" in *=installed) installed="$installed${l%=installed} " ;; esac
+	done
+	todo=
+	for q in $rest_order; do
+		case "$installed" in
+		*" $q "* | *" $q:"*) ;;
+		*) todo="$todo $q" ;;
+		esac
+	done
+	if [ -n "$todo" ]; then dpkg --configure $todo </dev/null; fi
+fi
 dpkg --configure -a </dev/null
 
 restore

@@ -237,10 +237,10 @@ const (
 
 func (q *dpkgQueue) found(c *pkgState) int {
 	switch {
-	case c.state == dpkg.Installed && !c.failed:
+	case c.handed, c.state == dpkg.Installed && !c.failed:
 		return foundOK
-	case q.istobe[c] && !c.failed:
-		return foundDefer
+	case q.istobe[c] && (!c.failed || q.s.opts.HandOff):
+		return foundDefer // with HandOff, dpkg's run configures a failed one
 	}
 	return foundNone
 }

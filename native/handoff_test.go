@@ -3,6 +3,7 @@ package native
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -143,5 +144,50 @@ func TestPerlScriptNamed(t *testing.T) {
 	rep := in.configure(t)
 	if len(rep.Failed) != 1 || !strings.Contains(rep.Failed[0].Err.Error(), "a perl program (#!/usr/bin/perl -w), not a shell script") {
 		t.Errorf("failed %v", rep.Failed)
+	}
+}
+
+// TestHandOffDpkgOrder: the packages left to dpkg come in the order a
+// whole dpkg --configure -a gives them (deferrals included), which is
+// where a run that fails nowhere configures them.
+func TestHandOffDpkgOrder(t *testing.T) {
+	debs := func(badFails bool) []testarchive.Deb {
+		out := []testarchive.Deb{toolbox("touch")}
+		for i := range 16 {
+			var rel []string
+			if i%3 == 0 && i+5 < 16 {
+				rel = append(rel, fmt.Sprintf("Depends: p%02d", i+5)) // to the back of the queue until p(i+5) is done
+			}
+			d := testarchive.NewDeb(fmt.Sprintf("p%02d", i), "1", rel...)
+			d.Scripts = map[string]string{"postinst": "#!/bin/sh\nset -e\ntouch /" + d.Name + "\n"}
+			if i == 4 && badFails {
+				d.Scripts["postinst"] = "#!/bin/sh\nset -e\nfrobnicate --now\n"
+			}
+			out = append(out, d)
+		}
+		return out
+	}
+	whole := unpack(t, debs(false)...)
+	rep, err := Configure(context.Background(), whole.st, whole.db, whole.pkgs, Options{Arch: "amd64", Epoch: testEpoch, HandOff: true})
+	if err != nil || len(rep.Failed) != 0 {
+		t.Fatalf("%v %v", err, rep.Failed)
+	}
+	want := slices.DeleteFunc(slices.Clone(rep.Configured), func(p string) bool { return p == "toolbox" })
+
+	in := unpack(t, debs(true)...)
+	rep, err = Configure(context.Background(), in.st, in.db, in.pkgs, Options{Arch: "amd64", Epoch: testEpoch, HandOff: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := slices.DeleteFunc(slices.Clone(rep.Configured), func(p string) bool { return p == "toolbox" })
+	if len(got) == 0 || len(rep.DpkgOrder) < 2 {
+		t.Fatalf("configured %v, left %v: want some on each side", got, rep.DpkgOrder)
+	}
+	if rep.DpkgOrder[0] != "p04" {
+		t.Errorf("left %v, want p04 first", rep.DpkgOrder)
+	}
+	t.Logf("whole run: %v; natively: %v", want, got)
+	if got = append(got, rep.DpkgOrder...); !slices.Equal(got, want) {
+		t.Errorf("configured then left %v, want %v", got, want)
 	}
 }

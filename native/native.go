@@ -87,6 +87,13 @@ type Report struct {
 	// native leaves out, in the order met, each once, for dpkg's run to
 	// carry out afterwards.
 	Deferred []Deferred
+	// DpkgOrder lists, with HandOff, the packages left of the second
+	// batch (after the Essential set) in the order a whole dpkg
+	// --configure -a would configure them (dpkg's order is its hash
+	// table's, with deferrals: a run over only these would defer fewer
+	// and so configure them in another order, and ids that scripts
+	// allocate would come out otherwise).
+	DpkgOrder []string
 }
 
 // Deferred is a command a maintainer script ran that native mode did not
@@ -144,6 +151,7 @@ type pkgState struct {
 	failed              bool
 	preinstRan          bool // preinst install ran, or there is none
 	undone              bool // the script that failed was undone (undo.go)
+	handed              bool // left for dpkg's run, placed in its queue (HandOff)
 	foreign             bool // of an architecture other than the root's (libc6:i386)
 }
 
@@ -332,7 +340,9 @@ func (s *sys) install(ctx context.Context, batch []*pkgState, first bool) error 
 	}
 	var queued []*pkgState
 	for _, p := range order {
-		if !p.failed { // its preinst failed, or was left
+		// Not one whose preinst failed or was left — unless dpkg's run
+		// takes it over (HandOff): the queue still places it then.
+		if !p.failed || s.opts.HandOff {
 			queued = append(queued, p)
 		}
 	}
@@ -341,31 +351,47 @@ func (s *sys) install(ctx context.Context, batch []*pkgState, first bool) error 
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if s.handedOff != nil {
-			q.done(p, false)
-			if err := s.fail(p, "postinst", dpkg.Unpacked, &HandedOffError{After: s.handedOff.key()}); err != nil {
-				return err
-			}
-			continue
-		}
 		verdict, why := q.check(p)
 		if verdict == depsWait {
 			q.defer_(p)
 			continue
 		}
+		if s.handedOff != nil {
+			// dpkg's run configures it. The queue goes on as if it had
+			// been configured here, to find the order a whole dpkg run
+			// would configure the rest in (Report.DpkgOrder).
+			if !p.failed {
+				if err := s.fail(p, "postinst", dpkg.Unpacked, &HandedOffError{After: s.handedOff.key()}); err != nil {
+					return err
+				}
+			}
+			s.handOver(q, p, first)
+			continue
+		}
 		if verdict == depsBroken {
-			q.done(p, false)
 			if err := s.fail(p, why.(*DependsError).Field, dpkg.Unpacked, why); err != nil {
 				return err
 			}
-			continue
-		}
-		if err := s.configureOne(ctx, p); err != nil {
+		} else if err := s.configureOne(ctx, p); err != nil {
 			return err
+		}
+		if p.failed && s.opts.HandOff {
+			s.handOver(q, p, first)
+			continue
 		}
 		q.done(p, !p.failed)
 	}
 	return s.runTriggers(ctx)
+}
+
+// handOver records p, left for dpkg's run, as configured in the queue's
+// order (HandOff).
+func (s *sys) handOver(q *dpkgQueue, p *pkgState, first bool) {
+	p.handed = true
+	q.done(p, true)
+	if !first {
+		s.report.DpkgOrder = append(s.report.DpkgOrder, p.key())
+	}
 }
 
 // configureOne runs p's postinst and records the outcome; an error is
