@@ -39,14 +39,31 @@ for suite in bookworm trixie; do
   else bad "$suite unshare build: $(tail -3 "$work/unshare-$suite.log")"; fi
 done
 
-step "arm64 on $(dpkg --print-architecture), no emulator"
-if as_user "$DEBSTRAP" build -q --variant=minbase --mode=native --architectures=arm64 bookworm "$work/arm64.tar" "$DM" > "$work/arm64.log" 2>&1; then
-  ok "bookworm arm64 minbase built natively"
-  mkdir -p "$work/arm64" && tar -C "$work/arm64" --numeric-owner -xpf "$work/arm64.tar"
-  out=$(dpkg --root="$work/arm64" --audit 2>&1)
-  notinst=$(dpkg-query --admindir="$work/arm64/var/lib/dpkg" -W -f '${db:Status-Status}\n' | grep -vc '^installed$')
-  if [ -z "$out" ] && [ "$notinst" = 0 ]; then ok "arm64: host dpkg --root reads every package as installed, --audit silent"
-  else bad "arm64: dpkg --audit: $out; not installed: $notinst"; fi
-else bad "arm64 native build: $(tail -3 "$work/arm64.log")"; fi
+# qemu_ready ARCH: binfmt runs ARCH's programs here (qemu-user-static).
+qemu_ready() {
+  local q; case $1 in arm64) q=qemu-aarch64 ;; armhf|armel) q=qemu-arm ;; *) q=qemu-$1 ;; esac
+  [ -d /proc/sys/fs/binfmt_misc ] && [ ! -e /proc/sys/fs/binfmt_misc/status ] && mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc 2>/dev/null
+  command -v update-binfmts >/dev/null && update-binfmts --enable "$q" >/dev/null 2>&1
+  grep -qx enabled "/proc/sys/fs/binfmt_misc/$q" 2>/dev/null
+}
+
+for arch in arm64 armhf; do
+  step "$arch on $(dpkg --print-architecture), no emulator"
+  if as_user "$DEBSTRAP" build -q --variant=minbase --mode=native --architectures=$arch bookworm "$work/$arch.tar" "$DM" > "$work/$arch.log" 2>&1; then
+    ok "bookworm $arch minbase built natively"
+    mkdir -p "$work/$arch" && tar -C "$work/$arch" --numeric-owner -xpf "$work/$arch.tar"
+    out=$(dpkg --root="$work/$arch" --audit 2>&1)
+    notinst=$(dpkg-query --admindir="$work/$arch/var/lib/dpkg" -W -f '${db:Status-Status}\n' | grep -vc '^installed$')
+    if [ -z "$out" ] && [ "$notinst" = 0 ]; then ok "$arch: host dpkg --root reads every package as installed, --audit silent"
+    else bad "$arch: dpkg --audit: $out; not installed: $notinst"; fi
+    # The image's own ldconfig, under qemu-user, must write the same cache.
+    if [ "$(id -u)" = 0 ] && qemu_ready "$arch"; then
+      cp "$work/$arch/etc/ld.so.cache" "$work/$arch.native-cache"
+      if chroot "$work/$arch" /sbin/ldconfig 2>"$work/$arch.ldconfig.err" && cmp -s "$work/$arch.native-cache" "$work/$arch/etc/ld.so.cache"; then
+        ok "$arch: /etc/ld.so.cache equal to what the image's ldconfig writes under qemu ($(stat -c %s "$work/$arch.native-cache") bytes)"
+      else bad "$arch: /etc/ld.so.cache differs from the image's ldconfig under qemu: $(head -2 "$work/$arch.ldconfig.err")"; fi
+    else echo "    $arch: ld.so.cache not compared: qemu-user-static with binfmt_misc is not available here"; fi
+  else bad "$arch native build: $(tail -3 "$work/$arch.log")"; fi
+done
 
 summary
