@@ -48,9 +48,13 @@ audit() {
   dpkg --root="$dir" --audit 2>&1
 }
 
+# E2E_FULL_ONLY="trixie:popular noble:native …" runs only those cases.
+only() { [ -z "${E2E_FULL_ONLY:-}" ] || [[ " $E2E_FULL_ONLY " == *" $1 "* ]]; }
+
 # compare SUITE SETNAME FLAGS...
 compare() {
   local suite=$1 set=$2; shift 2
+  only "$suite:$set" || return 0
   local a=$suite-$set-auto u=$suite-$set-unshare
   build "$a" auto "$suite" "$@" || return
   build "$u" unshare "$suite" "$@" || return
@@ -75,6 +79,7 @@ compare() {
 # must be in the warning.
 native_alone() {
   local suite=$1 n=$1-popular-native
+  only "$suite:native" || return 0
   build "$n" native "$suite" --variant=minbase --include="$POPULAR" || return
   local left audited missing=
   left=$(sed -n "s/.*left for 'dpkg --configure -a': //p" "$work/$n.log" | tr -d '"' | tr ' ' '\n' | sort -u)
