@@ -116,11 +116,11 @@ type Options struct {
 	// (--mode=auto). A failing one is reported, not fatal, as the
 	// scripts that called it need not have stopped on it.
 	Deferred []Command
-	// RestOrder, if set, lists packages after the Essential set in the
-	// order to configure them (native's queue in --mode=auto: where a
-	// whole dpkg --configure -a would configure them); any others still
-	// unconfigured follow in dpkg's own order.
-	RestOrder []string
+	// FirstOrder and RestOrder, if set, list the Essential set and the
+	// packages after it in the order to configure them (native's queue
+	// in --mode=auto: where a whole dpkg run would configure them); any
+	// others still unconfigured follow in dpkg's own order.
+	FirstOrder, RestOrder []string
 }
 
 // Command is a command line to run inside the root.

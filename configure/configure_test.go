@@ -88,7 +88,7 @@ func TestSecondStageScript(t *testing.T) {
 		t.Skip("no sh")
 	}
 	for _, p := range []scriptParams{
-		{Order: []string{"base-files", "libc6:amd64"}, RestOrder: []string{"a", "b:i386"}},
+		{Order: []string{"base-files", "libc6:amd64"}, FirstOrder: []string{"base-files"}, RestOrder: []string{"a", "b:i386"}},
 		{Order: nil, Env: DefaultEnv(), State: "/debstrap", Bare: true, Cleanup: true},
 	} {
 		s, err := secondStage(p)

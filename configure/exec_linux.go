@@ -48,7 +48,8 @@ func configureExec(ctx context.Context, st *rootfs.Stage, opts Options, userns b
 	if order == nil {
 		order = st.Packages()
 	}
-	script, err := secondStage(scriptParams{Order: order, Essential: essential, Work: work, PreinstDone: opts.PreinstDone, Deferred: opts.Deferred, RestOrder: opts.RestOrder})
+	script, err := secondStage(scriptParams{Order: order, Essential: essential, Work: work, PreinstDone: opts.PreinstDone, Deferred: opts.Deferred,
+		FirstOrder: opts.FirstOrder, RestOrder: opts.RestOrder})
 	if err != nil {
 		return err
 	}

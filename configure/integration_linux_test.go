@@ -326,7 +326,7 @@ func TestConfigureExecRestOrder(t *testing.T) {
 			var out bytes.Buffer
 			err = c.Configure(context.Background(), st, Options{
 				Logger: testLogger(t), Order: []string{"fake-base", "b-pkg", "c1", "c2", "c3", "c4"}, Arch: hostArch(),
-				Stdout: &out, Stderr: &out, RestOrder: []string{"c3", "c4", "b-pkg", "c1"},
+				Stdout: &out, Stderr: &out, FirstOrder: []string{"fake-base"}, RestOrder: []string{"c3", "c4", "b-pkg", "c1"},
 			})
 			t.Logf("output:\n%s", out.String())
 			if err != nil {

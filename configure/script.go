@@ -42,9 +42,10 @@ type scriptParams struct {
 	// Deferred commands run before dpkg --configure -a configures the
 	// rest.
 	Deferred []Command
-	// RestOrder, if set, is the order to configure the packages after
-	// the Essential set in (dpkg --configure PKG…, before -a).
-	RestOrder []string
+	// FirstOrder and RestOrder, if set, are the orders to configure the
+	// Essential set and the packages after it in (dpkg --configure
+	// PKG…; the rest, -a).
+	FirstOrder, RestOrder []string
 	// Env lines exported by the script (extract mode; the chroot run
 	// gets its environment from the helper instead).
 	Env []string
@@ -94,7 +95,7 @@ set -e
 	for _, l := range []struct {
 		name  string
 		names []string
-	}{{"order", p.Order}, {"essential", p.Essential}, {"work", p.Work}, {"preinst_done", p.PreinstDone}, {"rest_order", p.RestOrder}} {
+	}{{"order", p.Order}, {"essential", p.Essential}, {"work", p.Work}, {"preinst_done", p.PreinstDone}, {"first_order", p.FirstOrder}, {"rest_order", p.RestOrder}} {
 		b.WriteString(l.name + "='\n")
 		for _, n := range l.names {
 			if !pkgNameRE.MatchString(n) {
@@ -270,33 +271,40 @@ finish_unpack() {
 	done
 }
 
-# As mmdebstrap: the Essential set first, then everything else.
-finish_unpack $first
-if [ -n "$first" ]; then
-	dpkg --force-configure-any --configure $first </dev/null
-fi
-finish_unpack $rest
-# What native mode met in the scripts of the packages it configured, but
-# left to this run (--mode=auto): where a whole dpkg run would have run
-# it, before the packages native left are configured.
-deferred
-# In the order a whole dpkg --configure -a would have configured them
-# (native's queue, in --mode=auto): a run over only these would defer
-# fewer, and what their scripts allocate (ids) would come out otherwise.
-todo=
-for q in $rest_order; do todo=1; break; done
-if [ -n "$todo" ]; then
+# unconfigured LIST…: those of LIST not configured yet, each once, in order.
+unconfigured() {
 	installed=" "
 	for l in $(dpkg-query -W -f='${binary:Package}=${db:Status-Status}\n'); do
 		case "$l" in *=installed) installed="$installed${l%=installed} " ;; esac
 	done
-	todo=
-	for q in $rest_order; do
-		case "$installed" in
-		*" $q "* | *" $q:"*) ;;
-		*) todo="$todo $q" ;;
-		esac
+	out=" "
+	for q do
+		case "$installed" in *" $q "* | *" $q:"*) continue ;; esac
+		case "$out" in *" $q "*) continue ;; esac
+		out="$out$q "
 	done
+	echo $out
+}
+
+# As mmdebstrap: the Essential set first, then everything else. Each part
+# in the order a whole dpkg run would have configured it, when native
+# mode (--mode=auto) found it: a run over only what native left would
+# defer fewer, and what the scripts make (ids, files that another
+# package's script creates when missing) would come out otherwise.
+finish_unpack $first
+if [ -n "$first" ]; then
+	todo=$(unconfigured $first_order $first)
+	if [ -n "$todo" ]; then dpkg --force-configure-any --configure $todo </dev/null; fi
+fi
+finish_unpack $rest
+# What native mode met in the scripts of the packages it configured, but
+# left to this run: where a whole dpkg run would have run it, before the
+# packages native left are configured.
+deferred
+todo=
+for q in $rest_order; do todo=1; break; done
+if [ -n "$todo" ]; then
+	todo=$(unconfigured $rest_order)
 	if [ -n "$todo" ]; then dpkg --configure $todo </dev/null; fi
 fi
 dpkg --configure -a </dev/null

@@ -1,10 +1,12 @@
 package native
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -240,4 +242,64 @@ func TestRunParts(t *testing.T) {
 	if got := get(t, st, "/ran"); got != "a one two\nb one two\n" {
 		t.Errorf("ran %q", got)
 	}
+}
+
+// TestSystemctlDisable: systemctl disable (friendly-recovery's preinst)
+// against the host's systemctl --root: the [Install] links and any other
+// link to the unit go. A unit that does not exist is left to dpkg's run
+// (systemd 252 and 257 exit 0 then, 255 exits 1).
+func TestSystemctlDisable(t *testing.T) {
+	systemctl, err := exec.LookPath("systemctl")
+	if err != nil {
+		t.Skip("no systemctl on the host")
+	}
+	files := map[string]string{
+		"/usr/lib/systemd/system/a.service": "[Service]\nExecStart=/bin/true\n[Install]\nWantedBy=multi-user.target\n",
+		"/usr/lib/systemd/system/b.service": "[Service]\nExecStart=/bin/true\n",
+		"/usr/bin/systemctl":                "x:systemd",
+	}
+	links := map[string]string{
+		"/etc/systemd/system/multi-user.target.wants/a.service": "/usr/lib/systemd/system/a.service",
+		"/etc/systemd/system/timers.target.wants/b.service":     "/usr/lib/systemd/system/b.service",
+		"/etc/systemd/system/sockets.target.wants/other.socket": "/usr/lib/systemd/system/other.socket",
+	}
+	host, s := hostAndStage(t, files)
+	for l, to := range links {
+		os.MkdirAll(filepath.Join(host, filepath.Dir(l)), 0o755)
+		if err := os.Symlink(to, filepath.Join(host, l)); err != nil {
+			t.Fatal(err)
+		}
+		mustSh(t, s, "mkdir -p "+filepath.Dir(l)+" && ln -s "+to+" "+l)
+	}
+	var want []string
+	for _, u := range []string{"a", "b.service"} {
+		err := exec.Command(systemctl, "--root="+host, "disable", u).Run()
+		want = append(want, u+" "+strconv.Itoa(exitCode(err)))
+	}
+	out := mustSh(t, s, "for u in a b.service; do systemctl disable $u 2>/dev/null; echo $u $?; done")
+	if got := strings.Split(strings.TrimSuffix(out, "\n"), "\n"); !slices.Equal(got, want) {
+		t.Errorf("statuses %q, want %q", got, want)
+	}
+	for l := range links {
+		_, err := os.Lstat(filepath.Join(host, l))
+		_, ok := s.st.Lookup(l)
+		if ok != (err == nil) {
+			t.Errorf("%s: here %v, on the host %v", l, ok, err == nil)
+		}
+	}
+	var ue *UnsupportedError
+	if _, err := sh(t, s, "systemctl disable c.service"); !errors.As(err, &ue) {
+		t.Errorf("a missing unit: %v", err)
+	}
+}
+
+func exitCode(err error) int {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		return -1
+	}
+	return 0
 }

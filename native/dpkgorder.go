@@ -102,6 +102,11 @@ type dpkgQueue struct {
 	// reverse-dependency lists take each package read from the status
 	// file (sorted by name) at their head, so the last comes first.
 	providers map[string][]*pkgState
+	// forceAny: dpkg --force-configure-any, as the Essential set is
+	// configured: an unpacked dependency not in the queue is put at its
+	// back ("also configuring X (required by Y)") and waited for.
+	forceAny bool
+	enqueued map[*pkgState]bool
 }
 
 // dpkg's dependtry levels (src/main/main.h) that matter here.
@@ -111,11 +116,12 @@ const (
 	dependTryLast   = 7
 )
 
-func newDpkgQueue(s *sys, order []*pkgState) *dpkgQueue {
+func newDpkgQueue(s *sys, order []*pkgState, forceAny bool) *dpkgQueue {
 	q := &dpkgQueue{s: s, queue: append([]*pkgState(nil), order...), istobe: map[*pkgState]bool{},
-		broken: map[possi]bool{}, dependtry: dependTryNormal}
+		broken: map[possi]bool{}, dependtry: dependTryNormal, forceAny: forceAny, enqueued: map[*pkgState]bool{}}
 	for _, p := range order {
 		q.istobe[p] = true
+		q.enqueued[p] = true
 	}
 	q.providers = map[string][]*pkgState{}
 	for name, l := range s.provides {
@@ -139,6 +145,7 @@ func (q *dpkgQueue) next() *pkgState {
 	}
 	p := q.queue[0]
 	q.queue = q.queue[1:]
+	delete(q.enqueued, p)
 	old := q.sincenothing
 	q.sincenothing++
 	if old > len(q.queue)*3+2 {
@@ -158,7 +165,20 @@ func (q *dpkgQueue) next() *pkgState {
 }
 
 // defer sends p to the back of the queue.
-func (q *dpkgQueue) defer_(p *pkgState) { q.queue = append(q.queue, p) }
+// Deferred, it is to be installed (istobe) even if it came in by
+// --force-configure-any, as deferred_configure marks it.
+func (q *dpkgQueue) defer_(p *pkgState) {
+	q.istobe[p] = true
+	q.enqueue(p)
+}
+
+// enqueue is dpkg's enqueue_package: to the back, unless queued already.
+func (q *dpkgQueue) enqueue(p *pkgState) {
+	if !q.enqueued[p] {
+		q.enqueued[p] = true
+		q.queue = append(q.queue, p)
+	}
+}
 
 // done records that p was configured or given up: progress. dpkg keeps
 // a configured package's istobe (its cycle search still walks it as a
@@ -241,6 +261,10 @@ func (q *dpkgQueue) found(c *pkgState) int {
 		return foundOK
 	case q.istobe[c] && (!c.failed || q.s.opts.HandOff):
 		return foundDefer // with HandOff, dpkg's run configures a failed one
+	case q.forceAny && c.state == dpkg.Unpacked && !c.failed:
+		q.enqueue(c)
+		q.sincenothing = 0
+		return foundDefer
 	}
 	return foundNone
 }

@@ -120,6 +120,15 @@ func TestConfigureOrderLikeDpkg(t *testing.T) {
 			testarchive.NewDeb("libc6", "2.36", "Depends: libgcc-s1"),
 			testarchive.NewDeb("tar", "1.34", "Essential: yes", "Pre-Depends: libc6"),
 		}, []string{"base-files", "dpkg", "gcc-12-base", "libgcc-s1", "libc6", "tar"}},
+		// noble's gzip: --force-configure-any takes the unpacked
+		// install-info into the Essential run ("also configuring").
+		{"also configuring", []testarchive.Deb{
+			testarchive.NewDeb("gzip", "1.12", "Essential: yes", "Depends: dpkg (>= 1.15.4) | install-info"),
+			testarchive.NewDeb("install-info", "7.1", "Depends: libc6"),
+			testarchive.NewDeb("libc6", "2.39"),
+			testarchive.NewDeb("dpkg", "1.22", "Essential: yes"),
+			testarchive.NewDeb("other", "1"),
+		}, []string{"gzip", "dpkg"}},
 	}
 	for _, np := range []string{"", "x", "y"} {
 		no := func(name string) string {

@@ -180,14 +180,14 @@ func TestHandOffDpkgOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := slices.DeleteFunc(slices.Clone(rep.Configured), func(p string) bool { return p == "toolbox" })
-	if len(got) == 0 || len(rep.DpkgOrder) < 2 {
-		t.Fatalf("configured %v, left %v: want some on each side", got, rep.DpkgOrder)
+	if len(got) == 0 || len(rep.DpkgOrder.Rest) < 2 {
+		t.Fatalf("configured %v, left %v: want some on each side", got, rep.DpkgOrder.Rest)
 	}
-	if rep.DpkgOrder[0] != "p04" {
-		t.Errorf("left %v, want p04 first", rep.DpkgOrder)
+	if rep.DpkgOrder.Rest[0] != "p04" {
+		t.Errorf("left %v, want p04 first", rep.DpkgOrder.Rest)
 	}
 	t.Logf("whole run: %v; natively: %v", want, got)
-	if got = append(got, rep.DpkgOrder...); !slices.Equal(got, want) {
+	if got = append(got, rep.DpkgOrder.Rest...); !slices.Equal(got, want) {
 		t.Errorf("configured then left %v, want %v", got, want)
 	}
 }

@@ -87,13 +87,14 @@ type Report struct {
 	// native leaves out, in the order met, each once, for dpkg's run to
 	// carry out afterwards.
 	Deferred []Deferred
-	// DpkgOrder lists, with HandOff, the packages left of the second
-	// batch (after the Essential set) in the order a whole dpkg
-	// --configure -a would configure them (dpkg's order is its hash
-	// table's, with deferrals: a run over only these would defer fewer
-	// and so configure them in another order, and ids that scripts
-	// allocate would come out otherwise).
-	DpkgOrder []string
+	// DpkgOrder gives, with HandOff, the packages left in the order a
+	// whole dpkg run would configure them: the Essential set's run (dpkg
+	// --force-configure-any --configure, which takes in what they depend
+	// on), then the rest's (-a). dpkg's order is its queue's, with
+	// deferrals: a run over only what native left would defer fewer and
+	// configure them in another order, so that ids scripts allocate, or
+	// a file one script makes when another has not, come out otherwise.
+	DpkgOrder struct{ Essential, Rest []string }
 }
 
 // Deferred is a command a maintainer script ran that native mode did not
@@ -342,11 +343,16 @@ func (s *sys) install(ctx context.Context, batch []*pkgState, first bool) error 
 	for _, p := range order {
 		// Not one whose preinst failed or was left — unless dpkg's run
 		// takes it over (HandOff): the queue still places it then.
+		if p.state == dpkg.Installed || p.handed {
+			continue // configured (or left) with the Essential set
+		}
 		if !p.failed || s.opts.HandOff {
 			queued = append(queued, p)
 		}
 	}
-	q := newDpkgQueue(s, queued)
+	// The Essential set is configured as dpkg --force-configure-any
+	// --configure PKG… does it (configure's second stage, mmdebstrap).
+	q := newDpkgQueue(s, queued, first)
 	for p := q.next(); p != nil; p = q.next() {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -389,8 +395,10 @@ func (s *sys) install(ctx context.Context, batch []*pkgState, first bool) error 
 func (s *sys) handOver(q *dpkgQueue, p *pkgState, first bool) {
 	p.handed = true
 	q.done(p, true)
-	if !first {
-		s.report.DpkgOrder = append(s.report.DpkgOrder, p.key())
+	if first {
+		s.report.DpkgOrder.Essential = append(s.report.DpkgOrder.Essential, p.key())
+	} else {
+		s.report.DpkgOrder.Rest = append(s.report.DpkgOrder.Rest, p.key())
 	}
 }
 

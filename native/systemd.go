@@ -597,8 +597,47 @@ func systemctlCmd(c *cmd) error {
 			}
 		}
 		return nil
+	case "disable":
+		for _, u := range units {
+			u = unitName(u)
+			if s.systemctlFind(scope, u) == "" {
+				// systemd 252 and 257 exit 0 here, 255 exits 1.
+				return c.unsupported("disable of %s, which does not exist", u)
+			}
+			if err := s.systemctlDisable(scope, u, map[string]bool{}); err != nil {
+				return err
+			}
+			// And any other link to it: systemctl removes every symlink
+			// to the unit in the configuration directory.
+			if err := s.removeUnitLinks("/etc/systemd/"+scope, u, 2); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	return c.unsupported("systemctl %s", verb)
+}
+
+// removeUnitLinks removes the symlinks named unit that point to a file
+// named unit, in dir and its subdirectories down to depth.
+func (s *sys) removeUnitLinks(dir, unit string, depth int) error {
+	ents, err := s.list(dir)
+	if err != nil {
+		return nil
+	}
+	for _, e := range ents {
+		switch {
+		case e.Type == tar.TypeSymlink && path.Base(e.Path) == unit && path.Base(e.Linkname) == unit:
+			if err := s.st.Remove(e.Path); err != nil {
+				return &stageError{err}
+			}
+		case e.Type == tar.TypeDir && depth > 1:
+			if err := s.removeUnitLinks(e.Path, unit, depth-1); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // unitName adds .service to a bare name, as systemctl does.

@@ -156,7 +156,7 @@ func (a *autoStep) Configure(ctx context.Context, st *rootfs.Stage, b *bootstrap
 		msg += fmt.Sprintf(", and runs %d command(s) native deferred", len(deferred))
 	}
 	a.log.Info(msg)
-	return a.exec.run(ctx, st, b, preinstDone, deferred, rep.DpkgOrder)
+	return a.exec.run(ctx, st, b, preinstDone, deferred, rep.DpkgOrder.Essential, rep.DpkgOrder.Rest)
 }
 
 // configureStep adapts a configure.Configurer to the pipeline.
@@ -172,7 +172,7 @@ func (s configureStep) Configure(ctx context.Context, st *rootfs.Stage, b *boots
 	if miss := missingForExec(st); miss != "" && s.c.Name() != string(configure.ModeExtract) {
 		return fmt.Errorf("the package set has no %s, which this mode runs; use --mode=native or --mode=auto", miss)
 	}
-	if err := s.run(ctx, st, b, nil, nil, nil); err != nil {
+	if err := s.run(ctx, st, b, nil, nil, nil, nil); err != nil {
 		return err
 	}
 	if s.c.Name() == string(configure.ModeExtract) {
@@ -187,8 +187,9 @@ func (s configureStep) Configure(ctx context.Context, st *rootfs.Stage, b *boots
 
 // run runs the scripts; preinstDone names unpacked packages whose preinst
 // ran already, deferred the commands to run before configuring them,
-// restOrder the order to configure them in (all native mode's, in auto).
-func (s configureStep) run(ctx context.Context, st *rootfs.Stage, b *bootstrap.Build, preinstDone []string, deferred []configure.Command, restOrder []string) error {
+// firstOrder and restOrder the order to configure them in (all native
+// mode's, in auto).
+func (s configureStep) run(ctx context.Context, st *rootfs.Stage, b *bootstrap.Build, preinstDone []string, deferred []configure.Command, firstOrder, restOrder []string) error {
 	order := make([]string, len(b.Order))
 	for i, p := range b.Order {
 		order[i] = p.Name
@@ -200,6 +201,7 @@ func (s configureStep) run(ctx context.Context, st *rootfs.Stage, b *bootstrap.B
 		TempDir:     filepath.Dir(b.StageDir),
 		PreinstDone: preinstDone,
 		Deferred:    deferred,
+		FirstOrder:  firstOrder,
 		RestOrder:   restOrder,
 	})
 }
