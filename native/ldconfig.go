@@ -311,15 +311,24 @@ func (s *sys) glob(pat string) []string {
 // readELF returns the flags and soname of a shared object, ok false if
 // ldconfig would skip the file.
 func (s *sys) readELF(real string) (flag int32, soname string, ok bool) {
-	data, err := s.st.ReadFile(real)
-	if err != nil || len(data) < 4 || !bytes.Equal(data[:4], []byte(elf.ELFMAG)) {
+	// Only the headers and the dynamic section are read (a library can
+	// be hundreds of MB: libLLVM).
+	file, err := s.st.Open(real)
+	if err != nil {
 		return 0, "", false
 	}
-	f, err := elf.NewFile(bytes.NewReader(data))
+	defer file.Close()
+	head := make([]byte, 64)
+	n, _ := file.ReadAt(head, 0)
+	head = head[:n]
+	if len(head) < 4 || !bytes.Equal(head[:4], []byte(elf.ELFMAG)) {
+		return 0, "", false
+	}
+	f, err := elf.NewFile(file)
 	if err != nil || f.Type != elf.ET_DYN {
 		return 0, "", false
 	}
-	flag, ok = elfFlags(f, elfHeaderFlags(data, f))
+	flag, ok = elfFlags(f, elfHeaderFlags(head, f))
 	if !ok {
 		return 0, "", false
 	}
