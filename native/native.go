@@ -341,11 +341,11 @@ func (s *sys) install(ctx context.Context, batch []*pkgState, first bool) error 
 	}
 	var queued []*pkgState
 	for _, p := range order {
-		// Not one whose preinst failed or was left — unless dpkg's run
-		// takes it over (HandOff): the queue still places it then.
 		if p.state == dpkg.Installed || p.handed {
 			continue // configured (or left) with the Essential set
 		}
+		// Not one whose preinst failed or was left — unless dpkg's run
+		// takes it over (HandOff): the queue still places it then.
 		if !p.failed || s.opts.HandOff {
 			queued = append(queued, p)
 		}
