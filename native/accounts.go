@@ -194,6 +194,7 @@ func getentCmd(c *cmd) error {
 			}
 		}
 		if !found {
+			c.s.orderMiss("it looks up %s in %s, which is not there", key, args[0])
 			st = 2
 		}
 	}

@@ -231,6 +231,7 @@ func (s *sys) userID(name string) (int, bool) {
 			return n, err == nil
 		}
 	}
+	s.orderMiss("it looks up user %s, which is not there", name)
 	return 0, false
 }
 
@@ -245,6 +246,7 @@ func (s *sys) groupID(name string) (int, bool) {
 			return n, err == nil
 		}
 	}
+	s.orderMiss("it looks up group %s, which is not there", name)
 	return 0, false
 }
 
@@ -256,6 +258,7 @@ func (s *sys) userName(id int) string {
 			return l[0]
 		}
 	}
+	s.orderMiss("it looks up uid %d, which is not there", id)
 	return ""
 }
 
@@ -266,6 +269,7 @@ func (s *sys) groupName(id int) string {
 			return l[0]
 		}
 	}
+	s.orderMiss("it looks up gid %d, which is not there", id)
 	return ""
 }
 
@@ -278,6 +282,7 @@ func (s *sys) primaryGroup(user string) (int, bool) {
 			return n, err == nil
 		}
 	}
+	s.orderMiss("it looks up user %s, which is not there", user)
 	return 0, false
 }
 

@@ -2,8 +2,8 @@ package native
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -51,21 +51,45 @@ func TestHandOffDefers(t *testing.T) {
 	}
 }
 
-// TestHandOffLeavesTheRest: with HandOff, once a package is left every
-// package after it in configure order is left unpacked (its postinst not
-// run, its preinst run), so dpkg configures them in its own order.
+// TestHandOffLeavesTheRest: with HandOff, once a package is left, a
+// package after it in configure order is configured natively only if
+// that gives what dpkg's run would (commute.go): it depends on nothing
+// left, and its postinst changes only new paths, what the package ships
+// and files that do not depend on order. The others are left unpacked
+// (postinst undone or not run, preinst run) for dpkg's run.
 func TestHandOffLeavesTheRest(t *testing.T) {
 	bad := testarchive.NewDeb("bad", "1")
 	bad.Scripts = map[string]string{"postinst": "#!/bin/sh\nset -e\nfrobnicate --now\n"}
-	debs := []testarchive.Deb{toolbox("touch"), bad}
-	for _, n := range []string{"aa", "bb", "cc", "dd", "ee", "ff", "gg", "hh"} {
-		d := testarchive.NewDeb(n, "1")
+	shared := testarchive.NewDeb("shared", "1")
+	shared.Files = []testarchive.File{{Path: "etc/shared.conf", Body: []byte("base\n"), Mode: 0o644}}
+	debs := []testarchive.Deb{toolbox("touch", "getent"), bad, shared}
+	postinsts := map[string]string{
+		"aa": "touch /aa-postinst",                               // new: commutes
+		"bb": "touch /bb-postinst; echo bb >> /etc/shared.conf",  // edits another's file
+		"cc": "touch /cc-postinst; getent passwd pgsql || true",  // a missing account
+		"dd": "touch /dd-postinst; echo dd >> /usr/share/dd/own", // its own file
+		"ee": "touch /ee-postinst",                               // depends on bad
+		"ff": "touch /ff-postinst; echo ff >> /etc/shells",       // made by a script
+	}
+	left := map[string]string{"bb": "/etc/shared.conf", "cc": "pgsql", "ee": "bad", "ff": "/etc/shells"}
+	for _, n := range slices.Sorted(maps.Keys(postinsts)) {
+		var rel []string
+		if n == "ee" {
+			rel = append(rel, "Depends: bad")
+		}
+		d := testarchive.NewDeb(n, "1", rel...)
+		if n == "dd" {
+			d.Files = []testarchive.File{{Path: "usr/share/dd/own", Body: []byte("own\n"), Mode: 0o644}}
+		}
 		d.Scripts = map[string]string{
 			"preinst":  "#!/bin/sh\nset -e\ntouch /" + n + "-preinst\n",
-			"postinst": "#!/bin/sh\nset -e\ntouch /" + n + "-postinst\n",
+			"postinst": "#!/bin/sh\nset -e\n" + postinsts[n] + "\n",
 		}
 		debs = append(debs, d)
 	}
+	made := testarchive.NewDeb("made", "1")
+	made.Scripts = map[string]string{"preinst": "#!/bin/sh\nset -e\necho /bin/sh > /etc/shells\n"}
+	debs = append(debs, made)
 	for _, handOff := range []bool{false, true} {
 		in := unpack(t, debs...)
 		rep, err := Configure(context.Background(), in.st, in.db, in.pkgs, Options{Arch: "amd64", Epoch: testEpoch, HandOff: handOff})
@@ -76,22 +100,31 @@ func TestHandOffLeavesTheRest(t *testing.T) {
 			t.Fatalf("handOff=%v: failed %v", handOff, rep.Failed)
 		}
 		if !handOff {
-			if len(rep.Failed) != 1 || len(rep.Configured) != 9 {
+			if len(rep.Failed) != 2 || rep.Failed[1].Package != "ee" || len(rep.Configured) != 8 {
 				t.Errorf("without HandOff: configured %v, failed %v", rep.Configured, rep.Failed)
 			}
 			continue
 		}
-		if len(rep.Failed) < 2 || len(rep.Configured)+len(rep.Failed) != 10 {
-			t.Fatalf("configured %v, failed %v: want some left after bad", rep.Configured, rep.Failed)
-		}
+		var got []string
 		for _, f := range rep.Failed[1:] {
-			var h *HandedOffError
-			if !errors.As(f.Err, &h) || h.After != "bad" || !f.PreinstRan || f.State != dpkg.Unpacked {
-				t.Errorf("%+v", f)
+			got = append(got, f.Package)
+			if !strings.Contains(f.Err.Error(), left[f.Package]) || !f.PreinstRan || f.State != dpkg.Unpacked {
+				t.Errorf("%s: %+v", f.Package, f)
 			}
 			if !lookup(in.st, "/"+f.Package+"-preinst") || lookup(in.st, "/"+f.Package+"-postinst") {
-				t.Errorf("%s: preinst should have run, postinst not", f.Package)
+				t.Errorf("%s: preinst should have run, postinst not (or undone)", f.Package)
 			}
+		}
+		if want := slices.Sorted(maps.Keys(left)); !slices.Equal(slices.Sorted(slices.Values(got)), want) {
+			t.Errorf("left %v, want %v", got, want)
+		}
+		for _, n := range []string{"aa", "dd"} {
+			if !slices.Contains(rep.Configured, n) || !lookup(in.st, "/"+n+"-postinst") {
+				t.Errorf("%s not configured natively: %v", n, rep.Configured)
+			}
+		}
+		if get(t, in.st, "/etc/shared.conf") != "base\n" || get(t, in.st, "/etc/shells") != "/bin/sh\n" {
+			t.Error("a left postinst's edit was not undone")
 		}
 	}
 }
@@ -148,18 +181,30 @@ func TestPerlScriptNamed(t *testing.T) {
 }
 
 // TestHandOffDpkgOrder: the packages left to dpkg come in the order a
-// whole dpkg --configure -a gives them (deferrals included), which is
-// where a run that fails nowhere configures them.
+// whole dpkg --configure -a gives them (deferrals included), and what
+// native configures past the hand-off does not change what dpkg's run
+// then makes: here every other postinst appends to one log, which
+// native's part and dpkg's part (simulated) make together exactly as
+// a run that fails nowhere does.
 func TestHandOffDpkgOrder(t *testing.T) {
+	logLine := func(i int) bool { return i%2 == 1 }
 	debs := func(badFails bool) []testarchive.Deb {
-		out := []testarchive.Deb{toolbox("touch")}
+		log := testarchive.NewDeb("log", "1")
+		log.Files = []testarchive.File{{Path: "var/log/order", Body: []byte("start\n"), Mode: 0o644}}
+		out := []testarchive.Deb{toolbox("touch"), log}
 		for i := range 16 {
 			var rel []string
 			if i%3 == 0 && i+5 < 16 {
 				rel = append(rel, fmt.Sprintf("Depends: p%02d", i+5)) // to the back of the queue until p(i+5) is done
 			}
+			if i == 10 {
+				rel = append(rel, "Depends: p04")
+			}
 			d := testarchive.NewDeb(fmt.Sprintf("p%02d", i), "1", rel...)
 			d.Scripts = map[string]string{"postinst": "#!/bin/sh\nset -e\ntouch /" + d.Name + "\n"}
+			if logLine(i) {
+				d.Scripts["postinst"] += "echo " + d.Name + " >> /var/log/order\n"
+			}
 			if i == 4 && badFails {
 				d.Scripts["postinst"] = "#!/bin/sh\nset -e\nfrobnicate --now\n"
 			}
@@ -172,22 +217,53 @@ func TestHandOffDpkgOrder(t *testing.T) {
 	if err != nil || len(rep.Failed) != 0 {
 		t.Fatalf("%v %v", err, rep.Failed)
 	}
-	want := slices.DeleteFunc(slices.Clone(rep.Configured), func(p string) bool { return p == "toolbox" })
+	want := slices.DeleteFunc(slices.Clone(rep.Configured), func(p string) bool { return p == "toolbox" || p == "log" })
+	wantLog := get(t, whole.st, "/var/log/order")
 
 	in := unpack(t, debs(true)...)
 	rep, err = Configure(context.Background(), in.st, in.db, in.pkgs, Options{Arch: "amd64", Epoch: testEpoch, HandOff: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := slices.DeleteFunc(slices.Clone(rep.Configured), func(p string) bool { return p == "toolbox" })
-	if len(got) == 0 || len(rep.DpkgOrder.Rest) < 2 {
-		t.Fatalf("configured %v, left %v: want some on each side", got, rep.DpkgOrder.Rest)
+	got := slices.DeleteFunc(slices.Clone(rep.Configured), func(p string) bool { return p == "toolbox" || p == "log" })
+	rest := rep.DpkgOrder.Rest
+	t.Logf("whole run: %v; natively: %v; left: %v", want, got, rest)
+	if len(rest) < 2 || rest[0] != "p04" {
+		t.Fatalf("left %v, want p04 first and more", rest)
 	}
-	if rep.DpkgOrder.Rest[0] != "p04" {
-		t.Errorf("left %v, want p04 first", rep.DpkgOrder.Rest)
+	at := slices.Index(want, "p04")
+	if !slices.Equal(got[:at], want[:at]) {
+		t.Errorf("natively before the hand-off %v, want %v", got[:at], want[:at])
 	}
-	t.Logf("whole run: %v; natively: %v", want, got)
-	if got = append(got, rep.DpkgOrder.Rest...); !slices.Equal(got, want) {
-		t.Errorf("configured then left %v, want %v", got, want)
+	var commuted int
+	for _, p := range want[at+1:] {
+		var i int
+		fmt.Sscanf(p, "p%02d", &i)
+		switch {
+		case logLine(i) || p == "p10":
+			if !slices.Contains(rest, p) {
+				t.Errorf("%s configured natively past the hand-off", p)
+			}
+		case slices.Contains(got, p):
+			commuted++
+		}
+	}
+	if commuted == 0 {
+		t.Error("nothing past the hand-off configured natively")
+	}
+	// Left in the whole run's order, and dpkg's part appends the rest.
+	if ord := slices.DeleteFunc(slices.Clone(want), func(p string) bool { return !slices.Contains(rest, p) }); !slices.Equal(rest, ord) {
+		t.Errorf("left %v, want the whole run's order %v", rest, ord)
+	}
+	log := get(t, in.st, "/var/log/order")
+	for _, p := range rest {
+		var i int
+		fmt.Sscanf(p, "p%02d", &i)
+		if logLine(i) || p == "p04" && logLine(4) {
+			log += p + "\n"
+		}
+	}
+	if log != wantLog {
+		t.Errorf("log after dpkg's part:\n%s\nwant:\n%s", log, wantLog)
 	}
 }

@@ -68,9 +68,10 @@ type Options struct {
 	// is deferred instead: its command line goes into Report.Deferred for
 	// that run to carry out before it configures what native left, and
 	// its package is configured. Once a package is left unconfigured,
-	// every package after it in configure order is left too (unpacked),
-	// so that what scripts allocate in sequence — uids, gids — comes out
-	// as a whole dpkg run gives it.
+	// a package after it in configure order is left too (unpacked) when
+	// its configuring depends on that order (commute.go), so that what
+	// scripts allocate in sequence — uids, gids — comes out as a whole
+	// dpkg run gives it.
 	HandOff bool
 }
 
@@ -214,6 +215,9 @@ type sys struct {
 	handedOff *pkgState
 	// undo is what the script running may have to put back (undo.go).
 	undo *undoState
+	// commute is set while a package past the hand-off is configured
+	// (commute.go).
+	commute *commuteRun
 }
 
 // Configure configures the unpacked packages pkgs of st (given in unpack
@@ -363,11 +367,28 @@ func (s *sys) install(ctx context.Context, batch []*pkgState, first bool) error 
 			continue
 		}
 		if s.handedOff != nil {
-			// dpkg's run configures it. The queue goes on as if it had
-			// been configured here, to find the order a whole dpkg run
-			// would configure the rest in (Report.DpkgOrder).
+			// Configured here if that gives what dpkg's run would
+			// (commute.go), else dpkg's run configures it. The queue
+			// goes on as if it had been configured here either way, to
+			// find the order a whole dpkg run would configure the rest
+			// in (Report.DpkgOrder).
+			dep := s.handedOff.key()
+			if !first && !p.failed && verdict == depsMet {
+				if dep = s.handedDepends(q, p); dep == "" {
+					s.commute = &commuteRun{}
+					err := s.configureOne(ctx, p)
+					s.commute = nil
+					if err != nil {
+						return err
+					}
+					if !p.failed {
+						q.done(p, true)
+						continue
+					}
+				}
+			}
 			if !p.failed {
-				if err := s.fail(p, "postinst", dpkg.Unpacked, &HandedOffError{After: s.handedOff.key()}); err != nil {
+				if err := s.fail(p, "postinst", dpkg.Unpacked, &HandedOffError{After: dep}); err != nil {
 					return err
 				}
 			}
@@ -451,7 +472,9 @@ func (s *sys) fail(p *pkgState, script string, state dpkg.State, err error) erro
 }
 
 // HandedOffError: with HandOff, a package after one native left
-// unconfigured is left too, for dpkg to configure in its own order.
+// unconfigured is left too, for dpkg to configure in its own order: the
+// Essential set's and whatever depends on a package left (After names
+// it), or whose postinst does not commute with dpkg's run (commute.go).
 type HandedOffError struct{ After string }
 
 func (e *HandedOffError) Error() string {

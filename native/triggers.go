@@ -3,6 +3,7 @@ package native
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/debstrap/debstrap/dpkg"
@@ -49,6 +50,9 @@ func parseInterests(b []byte) ([]interest, error) {
 // package interested in it.
 func (s *sys) activate(name string) {
 	for _, q := range s.pkgs {
+		if q.handed && slices.ContainsFunc(q.interests, func(in interest) bool { return !in.activate && in.name == name }) {
+			s.orderMiss("it activates trigger %s of %s, which dpkg configures before it", name, q.key())
+		}
 		if q.state != dpkg.Installed || q.failed {
 			continue
 		}

@@ -57,6 +57,11 @@ func (s *sys) runUndoable(ctx context.Context, p *pkgState, script string, args 
 	s.undo = u
 	err = s.runMaintScript(ctx, p, script, args...)
 	s.undo = nil
+	if err == nil && s.commute != nil {
+		if why := s.orderSensitive(p, s.st.Changes(), u); why != "" {
+			err = &OrderError{Why: why}
+		}
+	}
 	if err == nil {
 		if rerr := s.st.Release(); rerr != nil {
 			return false, &stageError{rerr}

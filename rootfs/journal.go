@@ -247,3 +247,43 @@ func (s *Stage) placeSnap(parent *node, base string, sn *snap) error {
 	}
 	return nil
 }
+
+// Change is one path the operations since Checkpoint changed, as its
+// first record saw it.
+type Change struct {
+	Path string
+	// Existed: something was there before (else it was created).
+	Existed bool
+	// Package shipped what was there ("" for what a script made).
+	Package string
+	// Meta: only its metadata changed (Update).
+	Meta bool
+}
+
+// Changes lists what the operations since Checkpoint changed, each path
+// once, in the order first changed; nil without an active checkpoint.
+func (s *Stage) Changes() []Change {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	j := s.jr
+	if j == nil {
+		return nil
+	}
+	var out []Change
+	seen := map[string]bool{}
+	for _, u := range j.recs {
+		if seen[u.path] {
+			continue
+		}
+		seen[u.path] = true
+		c := Change{Path: u.path, Meta: u.meta}
+		switch {
+		case u.meta:
+			c.Existed, c.Package = true, u.pkg
+		case u.snap != nil:
+			c.Existed, c.Package = true, u.snap.pkg
+		}
+		out = append(out, c)
+	}
+	return out
+}

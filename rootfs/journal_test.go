@@ -181,3 +181,42 @@ func TestRollbackRefused(t *testing.T) {
 		t.Errorf("disk %q, table %q", d, p)
 	}
 }
+
+func TestChanges(t *testing.T) {
+	e := newEnv(t, Options{Epoch: testTime})
+	e.unpack(t, "base", pkg(dir("etc/"), file("etc/a", "A"), file("etc/b", "B"), dir("var/")))
+	s := e.s
+	if got := s.Changes(); got != nil {
+		t.Fatalf("changes without a checkpoint: %v", got)
+	}
+	if err := s.WriteFile("/etc/made", []byte("by a script"), Entry{Mode: 0o644}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	steps := []func() error{
+		func() error { return s.WriteFile("/etc/a", []byte("changed"), Entry{Mode: 0o644}) },
+		func() error { return s.WriteFile("/etc/a", []byte("again"), Entry{Mode: 0o644}) },
+		func() error { return s.WriteFile("/var/new", []byte("new"), Entry{Mode: 0o644}) },
+		func() error { return s.Update("/etc/b", func(e *Entry) { e.Mode = 0o600 }) },
+		func() error { return s.Remove("/etc/made") },
+	}
+	for _, f := range steps {
+		if err := f(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []Change{
+		{Path: "/etc/a", Existed: true, Package: "base"},
+		{Path: "/var/new"},
+		{Path: "/etc/b", Existed: true, Package: "base", Meta: true},
+		{Path: "/etc/made", Existed: true},
+	}
+	if got := s.Changes(); !slices.Equal(got, want) {
+		t.Errorf("changes:\n%+v\nwant:\n%+v", got, want)
+	}
+	if err := s.Release(); err != nil {
+		t.Fatal(err)
+	}
+}
