@@ -346,6 +346,12 @@ func (s *sys) guardBuiltin(ctx context.Context, run *shellRun, args []string) []
 				args[i] = "EXIT"
 			}
 		}
+	case "printf":
+		// dash and bash end printf's options at "--"; the interpreter
+		// would print it as the format.
+		if len(args) > 1 && args[1] == "--" {
+			return append([]string{"printf"}, args[2:]...)
+		}
 	case "umask":
 		// The interpreter lacks umask: the run keeps it.
 		return append([]string{"__native_umask"}, args[1:]...)

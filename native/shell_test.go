@@ -33,6 +33,7 @@ func TestShellSemantics(t *testing.T) {
 		{"eval 'echo $$ $PPID'; x='echo $(( $$ + PPID ))'; eval \"$x\"; eval 'eval \"echo \\$\\$\"'", "2 1\n3\n2\n"},
 		{"set -e; eval 'if true; then echo in; exit 0; else false || true; fi'; echo not-here", "in\n"},
 		{"eval 'cat <(echo sub)'", "sub\n"},
+		{"printf -- '-x\\n'; printf '%s\\n' -- a", "-x\n--\na\n"}, // as dash
 	} {
 		out, err := sh(t, s, c.script)
 		if err != nil || out != c.want {
