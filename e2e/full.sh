@@ -69,6 +69,16 @@ compare() {
     if cmp -s <(tar -xOf "$work/$u.tar" "./$f") <(tar -xOf "$work/$a.tar" "./$f"); then ok "$suite $set: /$f the same in both"
     else bad "$suite $set: /$f differs: $(diff <(tar -xOf "$work/$u.tar" "./$f") <(tar -xOf "$work/$a.tar" "./$f") | head -4 | tr '\n' ' ')"; fi
   done
+  # Java's trust store: dated at each run, so in auto.ignore; its
+  # entries and their order must be the same.
+  local ks=./etc/ssl/certs/java/cacerts
+  if tar -tf "$work/$u.tar" "$ks" > /dev/null 2>&1; then
+    tar -xOf "$work/$u.tar" "$ks" > "$work/cacerts.u"; tar -xOf "$work/$a.tar" "$ks" > "$work/cacerts.a" 2>/dev/null
+    if go -C "$top" run ./internal/jks/jkslist "$work/cacerts.u" > "$work/cacerts.u.txt" && go -C "$top" run ./internal/jks/jkslist "$work/cacerts.a" > "$work/cacerts.a.txt" &&
+      cmp -s "$work/cacerts.u.txt" "$work/cacerts.a.txt"; then
+      ok "$suite $set: Java's cacerts has the same $(wc -l < "$work/cacerts.u.txt") entries in the same order"
+    else bad "$suite $set: Java's cacerts differs: $(diff "$work/cacerts.u.txt" "$work/cacerts.a.txt" 2>&1 | head -3 | tr '\n' ' ')"; fi
+  fi
   local out; out=$(audit "$a")
   if [ -z "$out" ]; then ok "$suite $set: dpkg --audit silent in auto's image"
   else bad "$suite $set: dpkg --audit in auto's image: $(echo "$out" | head -5 | tr '\n' ' ')"; fi
