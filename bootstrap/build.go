@@ -224,7 +224,9 @@ func Run(ctx context.Context, c *cache.Cache, cfg BuildConfig) (*Result, error) 
 	if err != nil && format != export.FormatDir && !strings.HasPrefix(string(format), "tar") {
 		return nil, err
 	}
-	res.Digest, err = export.Write(ctx, export.FromFiles(st), cfg.Target, export.Options{
+	rd := st.Reader()
+	defer rd.Close()
+	res.Digest, err = export.Write(ctx, export.FromFiles(rd), cfg.Target, export.Options{
 		Format: format, Epoch: epoch, Architecture: arch, Variant: variant, Log: log, Stdout: cfg.Stdout,
 		Progress: cfg.ExportProgress,
 	})

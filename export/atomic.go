@@ -209,9 +209,35 @@ func openOutput(ctx context.Context, name string, stdout io.Writer) (*output, er
 		if o.f, o.lock, err = tmplock.CreateTemp(dir, pattern); err != nil {
 			return nil, fmt.Errorf("create temporary file: %w", err)
 		}
-		o.w = o.f
+		o.w = &writeback{f: o.f}
 	}
 	return o, nil
+}
+
+// writebackChunk is how much is written before its write-back to disk is
+// started.
+const writebackChunk = 16 << 20
+
+// writeback writes to f and starts writing each chunk back to the disk
+// as soon as it is complete (sync_file_range, not waiting), so that the
+// fsync before the rename waits for the last chunks only instead of the
+// whole image: the disk works while the rest of the stream is made.
+type writeback struct {
+	f          *os.File
+	off, start int64
+	failed     bool // sync_file_range unsupported: left to the fsync
+}
+
+func (w *writeback) Write(b []byte) (int, error) {
+	n, err := w.f.Write(b)
+	w.off += int64(n)
+	if !w.failed && w.off-w.start >= writebackChunk {
+		if unix.SyncFileRange(int(w.f.Fd()), w.start, w.off-w.start, unix.SYNC_FILE_RANGE_WRITE) != nil {
+			w.failed = true
+		}
+		w.start = w.off
+	}
+	return n, err
 }
 
 // openThrough opens a FIFO, device or magic link for writing. Opening a

@@ -780,3 +780,29 @@ func BenchmarkWrite(b *testing.B) {
 		})
 	}
 }
+
+// TestWriteback: a stream longer than a write-back chunk reaches the
+// file whole.
+func TestWriteback(t *testing.T) {
+	f, err := os.Create(filepath.Join(t.TempDir(), "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w := &writeback{f: f}
+	chunk := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB
+	var want int64
+	for i := range 40 {
+		n, err := w.Write(chunk[:len(chunk)-i])
+		if err != nil || n != len(chunk)-i {
+			t.Fatal(n, err)
+		}
+		want += int64(n)
+	}
+	if w.start == 0 || w.off != want {
+		t.Errorf("write-back started at %d, offset %d (want %d)", w.start, w.off, want)
+	}
+	if fi, err := f.Stat(); err != nil || fi.Size() != want {
+		t.Errorf("size %v %v, want %d", fi.Size(), err, want)
+	}
+}

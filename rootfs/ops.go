@@ -380,9 +380,23 @@ func (s *Stage) Update(p string, fn func(*Entry)) error {
 func (s *Stage) Open(p string) (*os.File, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c, err := s.opPrep(p)
+	real, err := s.regular(p)
 	if err != nil {
 		return nil, err
+	}
+	f, err := s.root.Open(rel(real))
+	if err != nil {
+		return nil, fmt.Errorf("rootfs: open %s: %w", p, err)
+	}
+	return f, nil
+}
+
+// regular resolves p to the real path of a regular file (callers hold
+// s.mu).
+func (s *Stage) regular(p string) (string, error) {
+	c, err := s.opPrep(p)
+	if err != nil {
+		return "", err
 	}
 	_, n, err := s.resolve(c, true)
 	if err == nil && n == nil {
@@ -392,13 +406,9 @@ func (s *Stage) Open(p string) (*os.File, error) {
 		err = fmt.Errorf("%s is a %s, not a regular file", n.path, typeName(n.typ))
 	}
 	if err != nil {
-		return nil, fmt.Errorf("rootfs: open %s: %w", p, err)
+		return "", fmt.Errorf("rootfs: open %s: %w", p, err)
 	}
-	f, err := s.root.Open(rel(n.path))
-	if err != nil {
-		return nil, fmt.Errorf("rootfs: open %s: %w", p, err)
-	}
-	return f, nil
+	return n.path, nil
 }
 
 // ReadFile returns the content of the regular file path resolves to.
