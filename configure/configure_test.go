@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -265,5 +266,55 @@ Status: install ok unpacked
 	want := map[string]bool{"a:amd64": true, "b:all": false, "c:": false}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %v, want %v", got, want)
+	}
+}
+
+// TestDeferredLanes: deferred Python byte-compiling runs beside the other
+// deferred commands, each lane in the order met; with a cache remover
+// among them, everything runs in one lane, in order.
+func TestDeferredLanes(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh")
+	}
+	bin := t.TempDir()
+	log := filepath.Join(t.TempDir(), "log")
+	for _, n := range []string{"py3compile", "python3.11", "mandb", "glib-compile-schemas", "py3clean"} {
+		body := "#!/bin/sh\necho \"start " + n + " $1\" >> " + log + "\nsleep 0.3\necho \"end " + n + " $1\" >> " + log + "\n"
+		if err := os.WriteFile(filepath.Join(bin, n), []byte(body), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run := func(cmds ...[]string) []string {
+		t.Helper()
+		os.Remove(log)
+		var d []Command
+		for _, c := range cmds {
+			d = append(d, Command{Dir: "/", Args: c})
+		}
+		s, err := secondStage(scriptParams{Deferred: d})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fn := s[strings.Index(s, "deferred() {"):]
+		fn = fn[:strings.Index(fn, "\n}\n")+3]
+		cmd := exec.Command(sh, "-c", fn+"deferred")
+		cmd.Env = append(os.Environ(), "PATH="+bin+":/usr/bin:/bin")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		b, _ := os.ReadFile(log)
+		return strings.Split(strings.TrimSpace(string(b)), "\n")
+	}
+	got := run([]string{"python3.11", "a"}, []string{"mandb", "b"}, []string{"py3compile", "c"}, []string{"glib-compile-schemas", "d"})
+	idx := func(l []string, s string) int { return slices.Index(l, s) }
+	if len(got) != 8 || idx(got, "start mandb b") > idx(got, "end python3.11 a") ||
+		idx(got, "start py3compile c") < idx(got, "end python3.11 a") || idx(got, "start glib-compile-schemas d") < idx(got, "end mandb b") {
+		t.Errorf("two lanes: %q", got)
+	}
+	got = run([]string{"python3.11", "a"}, []string{"py3clean", "b"}, []string{"mandb", "c"})
+	want := []string{"start python3.11 a", "end python3.11 a", "start py3clean b", "end py3clean b", "start mandb c", "end mandb c"}
+	if !slices.Equal(got, want) {
+		t.Errorf("one lane: %q", got)
 	}
 }

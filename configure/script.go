@@ -2,6 +2,7 @@ package configure
 
 import (
 	"fmt"
+	"path"
 	"regexp"
 	"strings"
 )
@@ -118,18 +119,48 @@ set -e
 	flag("cleanup", p.Cleanup)
 	fmt.Fprintf(&b, "cleanup_files='%s'\n", strings.Join(cleanupFiles, " "))
 	// deferred: a function, so that the body runs it where it belongs.
-	b.WriteString("deferred() {\n\t:\n")
+	// Byte-compiling Python (most of its time on a large image) runs in
+	// a lane of its own beside the other commands: each compiler call
+	// writes only the caches of the files it names, so the order between
+	// the lanes does not matter; within each, the order met is kept.
+	// A cache remover (py3clean) keeps everything in one lane, in order.
+	var lanes [2][]Command
+	split := true
 	for _, c := range p.Deferred {
 		if len(c.Args) == 0 || !strings.HasPrefix(c.Dir, "/") {
 			return "", fmt.Errorf("deferred command %q in %q: want a command and an absolute directory", c.Args, c.Dir)
 		}
-		q := make([]string, len(c.Args))
-		for i, a := range c.Args {
-			q[i] = shellQuote(a)
+		if strings.HasSuffix(path.Base(c.Args[0]), "clean") {
+			split = false
 		}
-		line := strings.Join(q, " ")
-		fmt.Fprintf(&b, "\tif ! (cd %s && %s) </dev/null; then\n", shellQuote(c.Dir), line)
-		fmt.Fprintf(&b, "\t\techo \"debstrap second stage: the deferred command failed: \"%s >&2\n\tfi\n", shellQuote(strings.Join(c.Args, " ")))
+	}
+	for _, c := range p.Deferred {
+		i := 1
+		if split && pythonCompiler(c.Args[0]) {
+			i = 0
+		}
+		lanes[i] = append(lanes[i], c)
+	}
+	b.WriteString("deferred() {\n\t:\n")
+	for i, lane := range lanes {
+		if i == 0 && len(lane) > 0 {
+			b.WriteString("\t(\n\t:\n")
+		}
+		for _, c := range lane {
+			q := make([]string, len(c.Args))
+			for i, a := range c.Args {
+				q[i] = shellQuote(a)
+			}
+			line := strings.Join(q, " ")
+			fmt.Fprintf(&b, "\tif ! (cd %s && %s) </dev/null; then\n", shellQuote(c.Dir), line)
+			fmt.Fprintf(&b, "\t\techo \"debstrap second stage: the deferred command failed: \"%s >&2\n\tfi\n", shellQuote(strings.Join(c.Args, " ")))
+		}
+		if i == 0 && len(lane) > 0 {
+			b.WriteString("\t) &\n\tpython_lane=$!\n")
+		}
+	}
+	if len(lanes[0]) > 0 {
+		b.WriteString("\twait $python_lane || true\n")
 	}
 	b.WriteString("}\n")
 	b.WriteString(scriptBody)
@@ -322,3 +353,12 @@ if [ -n "$cleanup" ]; then
 fi
 if [ -n "$state" ]; then rm -rf "$state"; fi
 `
+
+// pythonCompiler: a deferred command that byte-compiles Python modules
+// (py3compile, pypy3compile, or the interpreter running py_compile or
+// compileall).
+func pythonCompiler(arg0 string) bool {
+	return pythonRE.MatchString(path.Base(arg0))
+}
+
+var pythonRE = regexp.MustCompile(`^(py3compile|pypy3compile|python3(\.[0-9]+)?)$`)
