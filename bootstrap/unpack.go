@@ -187,7 +187,7 @@ func prepare(ctx context.Context, st *rootfs.Stage, p *apt.Package, path string,
 	if ctrl := pl.control(p.SHA256, p.Name); ctrl != nil {
 		if pr := pl.open(p.SHA256); pr != nil {
 			rec := &recorder{r: pr, types: map[string]byte{}}
-			prep, err := st.Prepare(stageName(p, ro.native), rec)
+			prep, err := st.PrepareSums(stageName(p, ro.native), rec, ctrl.MD5Sums)
 			if err != nil {
 				pr.verify()
 			}
@@ -286,7 +286,7 @@ func prepareDeb(st *rootfs.Stage, p *apt.Package, path string, ro readOptions) (
 		return fail(err)
 	}
 	rec := &recorder{r: data, types: map[string]byte{}}
-	prep, err := st.Prepare(stageName(p, ro.native), rec)
+	prep, err := st.PrepareSums(stageName(p, ro.native), rec, c.MD5Sums)
 	if err != nil {
 		return fail(err)
 	}

@@ -48,7 +48,23 @@ type Prepared struct {
 	seq       int
 	mem       int64 // content bytes held in memory
 	mu        sync.Mutex
-	state     int // 0 prepared, 1 committed or discarded
+	state     int               // 0 prepared, 1 committed or discarded
+	sums      map[string]string // see PrepareSums
+}
+
+// known is the MD5 sums gives for name, lower case ("" if none, or not a
+// hex MD5).
+func (p *Prepared) known(name string) string {
+	v := p.sums[name]
+	if len(v) != 32 {
+		return ""
+	}
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return ""
+		}
+	}
+	return strings.ToLower(v)
 }
 
 // Small files are held in memory between Prepare and Commit (most files
@@ -97,6 +113,15 @@ func (s *Stage) Unpack(pkg string, tr TarReader) (*Unpacked, error) {
 // decompression of several packages at once); Commit then applies them
 // in the order it is called, which alone decides the result.
 func (s *Stage) Prepare(pkg string, tr TarReader) (*Prepared, error) {
+	return s.PrepareSums(pkg, tr, nil)
+}
+
+// PrepareSums is Prepare taking the MD5 of each regular file that sums
+// names (the package's md5sums: clean relative path → hex digest) from
+// there instead of hashing the content, as dpkg installs the package's
+// own md5sums rather than computing them. A file sums lacks (conffiles,
+// which md5sums leaves out) is hashed.
+func (s *Stage) PrepareSums(pkg string, tr TarReader, sums map[string]string) (*Prepared, error) {
 	if pkg == "" {
 		return nil, errors.New("rootfs: unpack: empty package name")
 	}
@@ -106,7 +131,7 @@ func (s *Stage) Prepare(pkg string, tr TarReader) (*Prepared, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Prepared{s: s, pkg: pkg}
+	p := &Prepared{s: s, pkg: pkg, sums: sums}
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	last := ""
@@ -176,8 +201,10 @@ func (p *Prepared) read(h *tar.Header, r io.Reader, buf []byte) (pent, error) {
 				return pent{}, noEOF(err)
 			}
 			p.mem += h.Size
-			sum := md5.Sum(e.data)
-			e.md5 = hex.EncodeToString(sum[:])
+			if e.md5 = p.known(e.name); e.md5 == "" {
+				sum := md5.Sum(e.data)
+				e.md5 = hex.EncodeToString(sum[:])
+			}
 			break
 		}
 		name, err := p.scratch()
@@ -189,8 +216,13 @@ func (p *Prepared) read(h *tar.Header, r io.Reader, buf []byte) (pent, error) {
 		if err != nil {
 			return pent{}, err
 		}
+		var w io.Writer = f
+		e.md5 = p.known(e.name)
 		sum := md5.New()
-		n, err := io.CopyBuffer(io.MultiWriter(f, sum), r, buf)
+		if e.md5 == "" {
+			w = io.MultiWriter(f, sum)
+		}
+		n, err := io.CopyBuffer(w, r, buf)
 		if cerr := f.Close(); err == nil {
 			err = cerr
 		}
@@ -200,7 +232,9 @@ func (p *Prepared) read(h *tar.Header, r io.Reader, buf []byte) (pent, error) {
 		if n != h.Size {
 			return pent{}, fmt.Errorf("content is %d bytes, header says %d: %w", n, h.Size, io.ErrUnexpectedEOF)
 		}
-		e.md5 = hex.EncodeToString(sum.Sum(nil))
+		if e.md5 == "" {
+			e.md5 = hex.EncodeToString(sum.Sum(nil))
+		}
 	case tar.TypeSymlink:
 		if h.Linkname == "" {
 			return pent{}, errors.New("symlink with an empty target")

@@ -659,3 +659,37 @@ func TestPreparedDiscard(t *testing.T) {
 		t.Errorf("scratch left: %v", d)
 	}
 }
+
+// TestPrepareSums: an MD5 the package's md5sums gives is taken as given
+// (dpkg installs md5sums as shipped); a file it lacks, or a malformed
+// entry, is hashed. The content is the same either way.
+func TestPrepareSums(t *testing.T) {
+	e := newEnv(t, Options{})
+	big := strings.Repeat("x", maxMemFile+1) // through the scratch directory
+	sums := map[string]string{
+		"usr/bin/hello": strings.ToUpper(md5hex("other")), // as the package says
+		"usr/share/big": md5hex("also other"),
+		"usr/share/bad": "not-a-digest",
+	}
+	p, err := e.s.PrepareSums("hello", tarOf(t, pkg(
+		file("usr/bin/hello", "hi"), file("usr/share/big", big), file("usr/share/bad", "b"), file("etc/hello.conf", "c"))), sums)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := p.Commit()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"/usr/bin/hello":  md5hex("other"),
+		"/usr/share/big":  md5hex("also other"),
+		"/usr/share/bad":  md5hex("b"),
+		"/etc/hello.conf": md5hex("c"),
+	}
+	if !reflect.DeepEqual(u.MD5, want) {
+		t.Errorf("MD5 = %v\nwant %v", u.MD5, want)
+	}
+	if got := e.disk(t, "usr/share/big"); got != big || e.disk(t, "usr/bin/hello") != "hi" {
+		t.Error("content")
+	}
+}
