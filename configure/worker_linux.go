@@ -188,25 +188,36 @@ func (w *worker) materializeMeta(entries []wireEntry) error {
 		if e.Type == tar.TypeLink {
 			continue // the inode is its group's regular file
 		}
+		made := false
 		if special && have == syscall.S_IFREG {
 			if err := w.mknod(e, p); err != nil {
 				return err
 			}
+			made = true
 		}
-		if err := os.Lchown(p, e.Uid, e.Gid); err != nil {
-			if !errors.Is(err, syscall.EINVAL) {
-				return fmt.Errorf("materializing %s: %w", e.Path, err)
+		// What the disk has already right is left alone (as root, the
+		// owner of most paths and the mode of most files): a syscall
+		// fewer each.
+		owned := !made && int(st.Uid) == e.Uid && int(st.Gid) == e.Gid
+		if !owned {
+			if err := os.Lchown(p, e.Uid, e.Gid); err != nil {
+				if !errors.Is(err, syscall.EINVAL) {
+					return fmt.Errorf("materializing %s: %w", e.Path, err)
+				}
+				// The id is not mapped in this user namespace.
+				w.warnOnce("owner", "some owners are outside the user namespace's id map; the table keeps them",
+					"path", e.Path, "uid", e.Uid, "gid", e.Gid)
+				w.mark(e.Path, func(u *undone) { u.owner = true })
 			}
-			// The id is not mapped in this user namespace.
-			w.warnOnce("owner", "some owners are outside the user namespace's id map; the table keeps them",
-				"path", e.Path, "uid", e.Uid, "gid", e.Gid)
-			w.mark(e.Path, func(u *undone) { u.owner = true })
 		}
 		if e.Type == tar.TypeSymlink {
 			continue
 		}
-		if err := syscall.Chmod(p, uint32(e.Mode&0o7777)); err != nil {
-			return fmt.Errorf("materializing %s: chmod: %w", e.Path, err)
+		// chown clears set-id bits: the mode is set again after one.
+		if !owned || st.Mode&0o7777 != uint32(e.Mode&0o7777) {
+			if err := syscall.Chmod(p, uint32(e.Mode&0o7777)); err != nil {
+				return fmt.Errorf("materializing %s: chmod: %w", e.Path, err)
+			}
 		}
 		for _, k := range sortedKeys(e.Xattrs) {
 			if err := unix.Lsetxattr(p, k, e.Xattrs[k], 0); err != nil {
