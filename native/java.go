@@ -45,8 +45,11 @@ func javaCmd(c *cmd) error {
 	for len(args) > 0 && (strings.HasPrefix(args[0], "-Xmx") || strings.HasPrefix(args[0], "-Xms") || strings.HasPrefix(args[0], "-Xss")) {
 		args = args[1:]
 	}
+	if len(args) == 1 && args[0] == "-version" {
+		return c.javaVersion()
+	}
 	if len(args) < 2 || args[0] != "-jar" || args[1] != caJavaJar {
-		return c.unsupported("a Java program (only %s is carried out natively)", caJavaJar)
+		return c.unsupported("a Java program (only %s and -version are carried out natively)", caJavaJar)
 	}
 	if err := c.checkCaJavaJar(); err != nil {
 		return err
@@ -122,6 +125,48 @@ func javaCmd(c *cmd) error {
 		return status(1)
 	}
 	return s.writeFile(caJavaKeystore, out.Bytes(), rootfs.Entry{Mode: 0o666 &^ int64(c.run.umask)})
+}
+
+// javaVersion is `java -version` of the JDK the command resolves to, as
+// HotSpot prints it from the JDK's release file: the version and its
+// date, the runtime's build, and the VM with "sharing" when the default
+// CDS archive is there (trixie's ca-certificates-java checks that Java
+// runs, and whether it is Java 8, this way).
+func (c *cmd) javaVersion() error {
+	real, _, ok, err := c.s.resolve("/", c.path, true)
+	if err != nil || !ok {
+		return c.unsupported("java -version: %s does not resolve", c.path)
+	}
+	home := path.Dir(path.Dir(real))
+	data, err := c.s.readFile(home + "/release")
+	if err != nil {
+		return c.unsupported("java -version: no %s/release", home)
+	}
+	rel := map[string]string{}
+	for _, l := range strings.Split(string(data), "\n") {
+		if k, v, ok := strings.Cut(l, "="); ok {
+			rel[k] = strings.Trim(v, `"`)
+		}
+	}
+	version, date, build := rel["JAVA_VERSION"], rel["JAVA_VERSION_DATE"], rel["JAVA_RUNTIME_VERSION"]
+	if version == "" || date == "" || build == "" || rel["IMPLEMENTOR"] != "Debian" {
+		return c.unsupported("java -version: %s/release lacks the version, its date or the build, or is not Debian's", home)
+	}
+	switch rel["OS_ARCH"] {
+	case "x86_64", "amd64", "aarch64", "ppc64le", "s390x", "riscv64":
+	default:
+		return c.unsupported("java -version: the VM of %s is not known here", rel["OS_ARCH"])
+	}
+	if _, ok := c.s.lookup(home + "/lib/server/libjvm.so"); !ok {
+		return c.unsupported("java -version: no server VM in %s", home)
+	}
+	mode := "mixed mode"
+	if _, ok := c.s.lookup(home + "/lib/server/classes.jsa"); ok {
+		mode += ", sharing"
+	}
+	fmt.Fprintf(c.stderr, "openjdk version %q %s\nOpenJDK Runtime Environment (build %s)\nOpenJDK 64-Bit Server VM (build %s, %s)\n",
+		version, date, build, build, mode)
+	return nil
 }
 
 // checkCaJavaJar makes sure the updater in the image is one that writes

@@ -100,7 +100,8 @@ func TestCaCertificatesJavaOther(t *testing.T) {
 		postinst string
 		want     string
 	}{
-		{true, "java -version\n", "a Java program"},
+		{true, "java -cp /x Main\n", "a Java program"},
+		{true, "java -version\n", "no /usr/release"}, // not a JDK's layout
 		{false, "printf '+/etc/ssl/certs/root_b.pem\\n' | java -jar " + caJavaJar + "\n", "does not ask for a JKS keystore"},
 	} {
 		debs, _ := caJavaDebs(t, tc.jks, tc.postinst)
@@ -108,5 +109,28 @@ func TestCaCertificatesJavaOther(t *testing.T) {
 		if len(rep.Failed) != 1 || rep.Failed[0].Package != "ca-certificates-java" || !strings.Contains(rep.Failed[0].Err.Error(), tc.want) {
 			t.Errorf("%q: failed %v", tc.postinst, rep.Failed)
 		}
+	}
+}
+
+// TestJavaVersion: java -version from the JDK's release file, as
+// trixie's openjdk-21 printed it in an image (run under chroot).
+func TestJavaVersion(t *testing.T) {
+	jdk := testarchive.NewDeb("openjdk-21-jre-headless", "21.0.13.1+2-1~deb13u1")
+	home := "usr/lib/jvm/java-21-openjdk-amd64/"
+	jdk.Files = []testarchive.File{binFile(home + "bin/java"), binFile(home + "lib/server/libjvm.so"),
+		{Path: home + "lib/server/classes.jsa", Body: []byte("CDS")},
+		{Path: home + "release", Body: []byte("IMPLEMENTOR=\"Debian\"\nJAVA_RUNTIME_VERSION=\"21.0.13.1+2-1-deb13u1-Debian\"\nJAVA_VERSION=\"21.0.13.1\"\nJAVA_VERSION_DATE=\"2026-11-17\"\nLIBC=\"gnu\"\nOS_ARCH=\"x86_64\"\nOS_NAME=\"Linux\"\nSOURCE=\"\"\n")},
+		{Path: "usr/bin/java", Type: tar.TypeSymlink, Linkname: "/etc/alternatives/java"},
+		{Path: "etc/alternatives/java", Type: tar.TypeSymlink, Linkname: "/" + home + "bin/java"}}
+	user := testarchive.NewDeb("user", "1", "Depends: openjdk-21-jre-headless")
+	user.Scripts = map[string]string{"postinst": "#!/bin/sh\nset -e\nif java -version 2>/dev/null; then echo runs > /out; fi\njava -version 2>> /out\n"}
+	in := unpack(t, toolbox(), jdk, user)
+	if rep := in.configure(t); len(rep.Failed) != 0 {
+		t.Fatalf("failed %v", rep.Failed)
+	}
+	want := "runs\nopenjdk version \"21.0.13.1\" 2026-11-17\nOpenJDK Runtime Environment (build 21.0.13.1+2-1-deb13u1-Debian)\n" +
+		"OpenJDK 64-Bit Server VM (build 21.0.13.1+2-1-deb13u1-Debian, mixed mode, sharing)\n"
+	if got := get(t, in.st, "/out"); got != want {
+		t.Errorf("got %q\nwant %q", got, want)
 	}
 }
