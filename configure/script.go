@@ -148,8 +148,8 @@ set -e
 		}
 		for _, c := range lane {
 			q := make([]string, len(c.Args))
-			for i, a := range c.Args {
-				q[i] = shellQuote(a)
+			for j, a := range c.Args {
+				q[j] = shellQuote(a)
 			}
 			line := strings.Join(q, " ")
 			fmt.Fprintf(&b, "\tif ! (cd %s && %s) </dev/null; then\n", shellQuote(c.Dir), line)

@@ -3,6 +3,7 @@ package native
 import (
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/debstrap/debstrap/dpkg"
 	"github.com/debstrap/debstrap/rootfs"
@@ -48,14 +49,21 @@ var commutingPaths = []string{
 
 // commuteRun is the state of a postinst run past the hand-off.
 type commuteRun struct {
-	why string // the first reason it does not commute ("" none yet)
+	mu  sync.Mutex // the commands of a pipeline run concurrently
+	why string     // the first reason it does not commute ("" none yet)
 }
 
 // orderMiss records, in a run past the hand-off, why the script's
 // result may depend on its place in dpkg's order.
 func (s *sys) orderMiss(format string, args ...any) {
-	if s.commute != nil && s.commute.why == "" {
-		s.commute.why = fmt.Sprintf(format, args...)
+	c := s.commute
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.why == "" {
+		c.why = fmt.Sprintf(format, args...)
 	}
 }
 
@@ -97,8 +105,11 @@ func (s *sys) handedDepends(q *dpkgQueue, p *pkgState) string {
 // stage's checkpoint) does not commute with what dpkg's run does before
 // it ("" if it does).
 func (s *sys) orderSensitive(p *pkgState, changes []rootfs.Change, u *undoState) string {
-	if s.commute.why != "" {
-		return s.commute.why
+	s.commute.mu.Lock()
+	why := s.commute.why
+	s.commute.mu.Unlock()
+	if why != "" {
+		return why
 	}
 	if len(s.divs) != len(u.divs) || len(s.overrides) != len(u.overrides) {
 		return "it changes diversions or stat overrides"
