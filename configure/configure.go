@@ -116,6 +116,10 @@ type Options struct {
 	// (--mode=auto). A failing one is reported, not fatal, as the
 	// scripts that called it need not have stopped on it.
 	Deferred []Command
+	// DeferredBeside: the deferred Python byte-compiling may go on while
+	// dpkg configures the packages left, since none of the scripts that
+	// run then compiles Python (the caller checked); else it ends first.
+	DeferredBeside bool
 	// FirstOrder and RestOrder, if set, list the Essential set and the
 	// packages after it in the order to configure them (native's queue
 	// in --mode=auto: where a whole dpkg run would configure them); any

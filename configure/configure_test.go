@@ -296,9 +296,7 @@ func TestDeferredLanes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		fn := s[strings.Index(s, "deferred() {"):]
-		fn = fn[:strings.Index(fn, "\n}\n")+3]
-		cmd := exec.Command(sh, "-c", fn+"deferred")
+		cmd := exec.Command(sh, "-c", deferredFuncs(s)+"deferred")
 		cmd.Env = append(os.Environ(), "PATH="+bin+":/usr/bin:/bin")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("%v\n%s", err, out)
@@ -312,9 +310,37 @@ func TestDeferredLanes(t *testing.T) {
 		idx(got, "start py3compile c") < idx(got, "end python3.11 a") || idx(got, "start glib-compile-schemas d") < idx(got, "end mandb b") {
 		t.Errorf("two lanes: %q", got)
 	}
+	// DeferredBeside: the Python lane goes on past deferred's end, and
+	// is waited for at the script's end.
+	s, err := secondStage(scriptParams{Deferred: []Command{{Dir: "/", Args: []string{"python3.11", "a"}}}, DeferredBeside: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(log)
+	cmd := exec.Command(sh, "-c", deferredFuncs(s)+"deferred; mandb after; deferred_wait")
+	cmd.Env = append(os.Environ(), "PATH="+bin+":/usr/bin:/bin")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	b, _ := os.ReadFile(log)
+	got = strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(got) != 4 || idx(got, "start mandb after") > idx(got, "end python3.11 a") {
+		t.Errorf("beside: %q", got)
+	}
+	if !strings.Contains(s, "dpkg --configure -a </dev/null\ndeferred_wait\n") {
+		t.Error("the script does not wait for the Python lane at its end")
+	}
 	got = run([]string{"python3.11", "a"}, []string{"py3clean", "b"}, []string{"mandb", "c"})
 	want := []string{"start python3.11 a", "end python3.11 a", "start py3clean b", "end py3clean b", "start mandb c", "end mandb c"}
 	if !slices.Equal(got, want) {
 		t.Errorf("one lane: %q", got)
 	}
+}
+
+// deferredFuncs is the part of a second-stage script that defines
+// deferred and deferred_wait.
+func deferredFuncs(s string) string {
+	start := strings.Index(s, "python_lane=\n")
+	d := strings.Index(s, "deferred() {")
+	return s[start : d+strings.Index(s[d:], "\n}\n")+3]
 }

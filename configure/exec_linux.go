@@ -49,7 +49,7 @@ func configureExec(ctx context.Context, st *rootfs.Stage, opts Options, userns b
 		order = st.Packages()
 	}
 	script, err := secondStage(scriptParams{Order: order, Essential: essential, Work: work, PreinstDone: opts.PreinstDone, Deferred: opts.Deferred,
-		FirstOrder: opts.FirstOrder, RestOrder: opts.RestOrder})
+		DeferredBeside: opts.DeferredBeside, FirstOrder: opts.FirstOrder, RestOrder: opts.RestOrder})
 	if err != nil {
 		return err
 	}

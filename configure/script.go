@@ -43,6 +43,8 @@ type scriptParams struct {
 	// Deferred commands run before dpkg --configure -a configures the
 	// rest.
 	Deferred []Command
+	// DeferredBeside: see Options.
+	DeferredBeside bool
 	// FirstOrder and RestOrder, if set, are the orders to configure the
 	// Essential set and the packages after it in (dpkg --configure
 	// PKG…; the rest, -a).
@@ -120,9 +122,10 @@ set -e
 	fmt.Fprintf(&b, "cleanup_files='%s'\n", strings.Join(cleanupFiles, " "))
 	// deferred: a function, so that the body runs it where it belongs.
 	// Byte-compiling Python (most of its time on a large image) runs in
-	// a lane of its own beside the other commands: each compiler call
-	// writes only the caches of the files it names, so the order between
-	// the lanes does not matter; within each, the order met is kept.
+	// a lane of its own beside the other commands (and, DeferredBeside,
+	// beside dpkg's configuring too): each compiler call writes only the
+	// caches of the files it names, so the order between the lanes does
+	// not matter; within each, the order met is kept.
 	// A cache remover (py3clean) keeps everything in one lane, in order.
 	var lanes [2][]Command
 	split := true
@@ -141,6 +144,8 @@ set -e
 		}
 		lanes[i] = append(lanes[i], c)
 	}
+	b.WriteString("python_lane=\n")
+	b.WriteString("deferred_wait() {\n\tif [ -n \"$python_lane\" ]; then wait \"$python_lane\" || true; python_lane=; fi\n}\n")
 	b.WriteString("deferred() {\n\t:\n")
 	for i, lane := range lanes {
 		if i == 0 && len(lane) > 0 {
@@ -159,8 +164,8 @@ set -e
 			b.WriteString("\t) &\n\tpython_lane=$!\n")
 		}
 	}
-	if len(lanes[0]) > 0 {
-		b.WriteString("\twait $python_lane || true\n")
+	if !p.DeferredBeside {
+		b.WriteString("\tdeferred_wait\n")
 	}
 	b.WriteString("}\n")
 	b.WriteString(scriptBody)
@@ -339,6 +344,7 @@ if [ -n "$todo" ]; then
 	if [ -n "$todo" ]; then dpkg --configure $todo </dev/null; fi
 fi
 dpkg --configure -a </dev/null
+deferred_wait
 
 restore
 ssd= policy= proc=

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -156,7 +157,40 @@ func (a *autoStep) Configure(ctx context.Context, st *rootfs.Stage, b *bootstrap
 		msg += fmt.Sprintf(", and runs %d command(s) native deferred", len(deferred))
 	}
 	a.log.Info(msg)
-	return a.exec.run(ctx, st, b, preinstDone, deferred, rep.DpkgOrder.Essential, rep.DpkgOrder.Rest)
+	beside := pythonFreeRest(b, names)
+	return a.exec.run(ctx, st, b, preinstDone, deferred, beside, rep.DpkgOrder.Essential, rep.DpkgOrder.Rest)
+}
+
+// pythonScript matches what in a maintainer script may byte-compile or
+// run Python.
+var pythonScript = regexp.MustCompile(`py3?compile|pypy|python`)
+
+// pythonFreeRest says whether no script dpkg's step runs besides the
+// deferred commands — those of the packages left (left), and the
+// triggered postinst of any package with a trigger interest — mentions
+// Python: the deferred byte-compiling may then go on beside dpkg's
+// configuring (configure.Options.DeferredBeside).
+func pythonFreeRest(b *bootstrap.Build, left []string) bool {
+	isLeft := map[string]bool{}
+	for _, n := range left {
+		name, _, _ := strings.Cut(n, ":")
+		isLeft[name] = true
+	}
+	for _, c := range b.Controls {
+		if c == nil {
+			continue
+		}
+		_, interested := c.Files["triggers"]
+		if !isLeft[c.Get("Package")] && !interested {
+			continue
+		}
+		for _, script := range []string{"preinst", "postinst", "prerm", "postrm"} {
+			if f, ok := c.Files[script]; ok && pythonScript.Match(f.Data) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // configureStep adapts a configure.Configurer to the pipeline.
@@ -172,7 +206,7 @@ func (s configureStep) Configure(ctx context.Context, st *rootfs.Stage, b *boots
 	if miss := missingForExec(st); miss != "" && s.c.Name() != string(configure.ModeExtract) {
 		return fmt.Errorf("the package set has no %s, which this mode runs; use --mode=native or --mode=auto", miss)
 	}
-	if err := s.run(ctx, st, b, nil, nil, nil, nil); err != nil {
+	if err := s.run(ctx, st, b, nil, nil, false, nil, nil); err != nil {
 		return err
 	}
 	if s.c.Name() == string(configure.ModeExtract) {
@@ -186,10 +220,11 @@ func (s configureStep) Configure(ctx context.Context, st *rootfs.Stage, b *boots
 }
 
 // run runs the scripts; preinstDone names unpacked packages whose preinst
-// ran already, deferred the commands to run before configuring them,
+// ran already, deferred the commands to run before configuring them
+// (deferredBeside: see configure.Options),
 // firstOrder and restOrder the order to configure them in (all native
 // mode's, in auto).
-func (s configureStep) run(ctx context.Context, st *rootfs.Stage, b *bootstrap.Build, preinstDone []string, deferred []configure.Command, firstOrder, restOrder []string) error {
+func (s configureStep) run(ctx context.Context, st *rootfs.Stage, b *bootstrap.Build, preinstDone []string, deferred []configure.Command, deferredBeside bool, firstOrder, restOrder []string) error {
 	order := make([]string, len(b.Order))
 	for i, p := range b.Order {
 		order[i] = p.Name
@@ -198,11 +233,12 @@ func (s configureStep) run(ctx context.Context, st *rootfs.Stage, b *bootstrap.B
 		Logger: s.log, Arch: b.Plan.Architecture, Order: order, Epoch: b.Epoch,
 		Stdout: s.w, Stderr: s.w, Step: b.Step,
 		// Beside the staging root: removed with it.
-		TempDir:     filepath.Dir(b.StageDir),
-		PreinstDone: preinstDone,
-		Deferred:    deferred,
-		FirstOrder:  firstOrder,
-		RestOrder:   restOrder,
+		TempDir:        filepath.Dir(b.StageDir),
+		PreinstDone:    preinstDone,
+		Deferred:       deferred,
+		DeferredBeside: deferredBeside,
+		FirstOrder:     firstOrder,
+		RestOrder:      restOrder,
 	})
 }
 
