@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"github.com/ProtonMail/go-crypto/openpgp/clearsign"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
@@ -388,7 +389,7 @@ func (a *Archive) index(ctx context.Context, component, arch string) ([]*Package
 			return nil, err // names the item and the URLs
 		}
 		fetched := time.Now()
-		pkgs, err := parseIndexFile(file, compressions[i], idx, a.indexBound(base, fh.Size))
+		pkgs, err := a.parseIndex(file, fh.SHA256, compressions[i], idx, a.indexBound(base, fh.Size))
 		if err != nil {
 			// A cached copy damaged after it was verified (a flipped
 			// byte of the same size) fails to decode: check it again
@@ -400,7 +401,7 @@ func (a *Archive) index(ctx context.Context, component, arch string) ([]*Package
 				if file, err = a.cache.Fetch(ctx, item); err != nil {
 					return nil, err
 				}
-				pkgs, err = parseIndexFile(file, compressions[i], idx, a.indexBound(base, fh.Size))
+				pkgs, err = a.parseIndex(file, fh.SHA256, compressions[i], idx, a.indexBound(base, fh.Size))
 			}
 		}
 		if err != nil {
@@ -439,7 +440,72 @@ type indexSize struct {
 	listed bool
 }
 
-func parseIndexFile(file, ext string, idx *Index, size indexSize) ([]*Package, error) {
+// plainIndexKind names the derived files (cache.CreateDerived) holding a
+// compressed index decompressed: a warm build parses it as it is, its
+// digest checked as it streams, instead of decompressing again (gzip of
+// bookworm's main index: 0.3 s of a 0.75 s resolve).
+const plainIndexKind = "packages-plain"
+
+// parseIndex parses the verified index blob file (SHA256 sha, compressed
+// as ext): from its derived decompressed copy when there is one that
+// proves itself, else from the blob, storing that copy on the way.
+func (a *Archive) parseIndex(file, sha, ext string, idx *Index, size indexSize) ([]*Package, error) {
+	if ext == "" {
+		return parseIndexFile(file, ext, idx, size, nil)
+	}
+	if dr, err := a.cache.OpenDerived(plainIndexKind, sha); err == nil {
+		pkgs, perr := parseBounded(dr, idx, size, nil)
+		if perr == nil {
+			perr = dr.Finish()
+		}
+		dr.Close()
+		if perr == nil {
+			return pkgs, nil
+		}
+		a.log.Warn("decompressed copy of an index does not prove itself; making it again", "file", dr.Name(), "err", perr)
+		if err := a.cache.RemoveDerived(plainIndexKind, sha); err != nil {
+			return nil, err
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		a.log.Warn("decompressed copy of an index does not prove itself; making it again", "err", err)
+		if err := a.cache.RemoveDerived(plainIndexKind, sha); err != nil {
+			return nil, err
+		}
+	}
+	dw, err := a.cache.CreateDerived(plainIndexKind, sha)
+	if err != nil {
+		dw = nil // another build writes it, or the cache cannot: parse without
+	}
+	tee := &quietWriter{w: dw}
+	pkgs, err := parseIndexFile(file, ext, idx, size, tee)
+	if dw != nil {
+		if err == nil && tee.err == nil {
+			if cerr := dw.Commit(); cerr != nil {
+				a.log.Debug("storing the decompressed index", "err", cerr)
+			}
+		} else {
+			dw.Abort()
+		}
+	}
+	return pkgs, err
+}
+
+// quietWriter passes writes to w (if any) until one fails, then drops
+// them: storing the decompressed copy is a convenience, never a reason
+// for the index read to fail.
+type quietWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (q *quietWriter) Write(p []byte) (int, error) {
+	if q.w != nil && q.err == nil {
+		_, q.err = q.w.Write(p)
+	}
+	return len(p), nil
+}
+
+func parseIndexFile(file, ext string, idx *Index, size indexSize, copyTo io.Writer) ([]*Package, error) {
 	f, err := os.Open(file)
 	if err != nil {
 		return nil, err
@@ -450,9 +516,19 @@ func parseIndexFile(file, ext string, idx *Index, size indexSize) ([]*Package, e
 		return nil, err
 	}
 	defer closeFn()
+	return parseBounded(zr, idx, size, copyTo)
+}
+
+// parseBounded parses the decompressed index zr, reading nothing past
+// the bound, copying what it reads to copyTo (if not nil).
+func parseBounded(zr io.Reader, idx *Index, size indexSize, copyTo io.Writer) ([]*Package, error) {
 	// Nothing past the bound is decompressed, however small the file: a
 	// few KB of xz can expand to gigabytes.
-	r := &boundedReader{r: zr, left: size.n, size: size}
+	b := &boundedReader{r: zr, left: size.n, size: size}
+	var r io.Reader = b
+	if copyTo != nil {
+		r = io.TeeReader(b, copyTo)
+	}
 	pkgs, err := ParsePackages(r, idx)
 	if err != nil {
 		return nil, err
@@ -464,7 +540,7 @@ func parseIndexFile(file, ext string, idx *Index, size indexSize) ([]*Package, e
 	} else if n > 0 {
 		return nil, fmt.Errorf("decompressing: %d bytes after the parsed index", n)
 	}
-	if got := size.n - r.left; size.listed && got != size.n {
+	if got := size.n - b.left; size.listed && got != size.n {
 		return nil, fmt.Errorf("decompressed to %d bytes, the Release lists %d for the uncompressed index", got, size.n)
 	}
 	return pkgs, nil

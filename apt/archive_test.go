@@ -570,6 +570,10 @@ func TestArchiveDamagedCachedIndex(t *testing.T) {
 	if err := os.WriteFile(blobs[0], b, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// Its decompressed copy gone too, else that is what is read.
+	if err := os.RemoveAll(filepath.Join(dir, "derived")); err != nil {
+		t.Fatal(err)
+	}
 	srv.ResetLog()
 	a, err = Open(ctx, c, source(srv, "stable"), OpenOptions{})
 	if err != nil {
@@ -584,6 +588,59 @@ func TestArchiveDamagedCachedIndex(t *testing.T) {
 	}
 	if reqs := srv.Requests(); countPrefix(reqs, "by-hash/SHA256/") != 1 {
 		t.Errorf("requests %v: want the index fetched again once", reqs)
+	}
+	checkCache(t, dir, 1)
+}
+
+// A compressed index is kept decompressed beside its blob (a derived
+// file): the next read parses that copy, which proves itself as it
+// streams; a damaged copy is made again from the blob, with the same
+// packages.
+func TestArchiveDerivedIndex(t *testing.T) {
+	srv := testarchive.Serve(t, testarchive.Archive{Suites: []testarchive.Suite{stableSuite()}})
+	ctx := context.Background()
+	c, dir := newCache(t)
+	read := func() []*Package {
+		t.Helper()
+		a, err := Open(ctx, c, source(srv, "stable"), OpenOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pkgs, err := a.Packages(ctx, "main", "amd64")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(pkgs) != 4 {
+			t.Fatalf("got %d packages, want 4", len(pkgs))
+		}
+		return pkgs
+	}
+	first := read()
+	derived, _ := filepath.Glob(filepath.Join(dir, "derived", plainIndexKind, "*"))
+	if len(derived) != 1 {
+		t.Fatalf("derived copies %v, want one", derived)
+	}
+	for i, damage := range []func([]byte) []byte{
+		func(b []byte) []byte { b[len(b)-10] ^= 1; return b }, // a flipped byte of the index
+		func(b []byte) []byte { return b[:len(b)-100] },       // truncated
+		func(b []byte) []byte { return nil },                  // empty
+	} {
+		b, err := os.ReadFile(derived[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(derived[0], damage(bytes.Clone(b)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		again := read()
+		for j := range first {
+			if first[j].Name != again[j].Name || first[j].SHA256 != again[j].SHA256 {
+				t.Errorf("damage %d: package %d %s, want %s", i, j, again[j].Name, first[j].Name)
+			}
+		}
+		if b2, _ := os.ReadFile(derived[0]); !bytes.Equal(b2, b) {
+			t.Errorf("damage %d: the copy was not made again", i)
+		}
 	}
 	checkCache(t, dir, 1)
 }
