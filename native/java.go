@@ -149,8 +149,8 @@ func (c *cmd) javaVersion() error {
 		}
 	}
 	version, date, build := rel["JAVA_VERSION"], rel["JAVA_VERSION_DATE"], rel["JAVA_RUNTIME_VERSION"]
-	if version == "" || date == "" || build == "" || rel["IMPLEMENTOR"] != "Debian" {
-		return c.unsupported("java -version: %s/release lacks the version, its date or the build, or is not Debian's", home)
+	if impl := rel["IMPLEMENTOR"]; version == "" || date == "" || build == "" || impl != "Debian" && impl != "Ubuntu" {
+		return c.unsupported("java -version: %s/release lacks the version, its date or the build, or is not Debian's or Ubuntu's", home)
 	}
 	switch rel["OS_ARCH"] {
 	case "x86_64", "amd64", "aarch64", "ppc64le", "s390x", "riscv64":

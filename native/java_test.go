@@ -113,13 +113,23 @@ func TestCaCertificatesJavaOther(t *testing.T) {
 }
 
 // TestJavaVersion: java -version from the JDK's release file, as
-// trixie's openjdk-21 printed it in an image (run under chroot).
+// trixie's and noble's openjdk-21 printed it in their images (run under
+// chroot).
 func TestJavaVersion(t *testing.T) {
+	for _, tc := range []struct{ implementor, build string }{
+		{"Debian", "21.0.13.1+2-1-deb13u1-Debian"},
+		{"Ubuntu", "21.0.13.1+2-1-24.04.1-Ubuntu"},
+	} {
+		testJavaVersion(t, tc.implementor, tc.build)
+	}
+}
+
+func testJavaVersion(t *testing.T, implementor, build string) {
 	jdk := testarchive.NewDeb("openjdk-21-jre-headless", "21.0.13.1+2-1~deb13u1")
 	home := "usr/lib/jvm/java-21-openjdk-amd64/"
 	jdk.Files = []testarchive.File{binFile(home + "bin/java"), binFile(home + "lib/server/libjvm.so"),
 		{Path: home + "lib/server/classes.jsa", Body: []byte("CDS")},
-		{Path: home + "release", Body: []byte("IMPLEMENTOR=\"Debian\"\nJAVA_RUNTIME_VERSION=\"21.0.13.1+2-1-deb13u1-Debian\"\nJAVA_VERSION=\"21.0.13.1\"\nJAVA_VERSION_DATE=\"2026-11-17\"\nLIBC=\"gnu\"\nOS_ARCH=\"x86_64\"\nOS_NAME=\"Linux\"\nSOURCE=\"\"\n")},
+		{Path: home + "release", Body: []byte("IMPLEMENTOR=\"" + implementor + "\"\nJAVA_RUNTIME_VERSION=\"" + build + "\"\nJAVA_VERSION=\"21.0.13.1\"\nJAVA_VERSION_DATE=\"2026-11-17\"\nLIBC=\"gnu\"\nOS_ARCH=\"x86_64\"\nOS_NAME=\"Linux\"\nSOURCE=\"\"\n")},
 		{Path: "usr/bin/java", Type: tar.TypeSymlink, Linkname: "/etc/alternatives/java"},
 		{Path: "etc/alternatives/java", Type: tar.TypeSymlink, Linkname: "/" + home + "bin/java"}}
 	user := testarchive.NewDeb("user", "1", "Depends: openjdk-21-jre-headless")
@@ -128,8 +138,8 @@ func TestJavaVersion(t *testing.T) {
 	if rep := in.configure(t); len(rep.Failed) != 0 {
 		t.Fatalf("failed %v", rep.Failed)
 	}
-	want := "runs\nopenjdk version \"21.0.13.1\" 2026-11-17\nOpenJDK Runtime Environment (build 21.0.13.1+2-1-deb13u1-Debian)\n" +
-		"OpenJDK 64-Bit Server VM (build 21.0.13.1+2-1-deb13u1-Debian, mixed mode, sharing)\n"
+	want := "runs\nopenjdk version \"21.0.13.1\" 2026-11-17\nOpenJDK Runtime Environment (build " + build + ")\n" +
+		"OpenJDK 64-Bit Server VM (build " + build + ", mixed mode, sharing)\n"
 	if got := get(t, in.st, "/out"); got != want {
 		t.Errorf("got %q\nwant %q", got, want)
 	}
