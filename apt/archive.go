@@ -453,21 +453,20 @@ func (a *Archive) parseIndex(file, sha, ext string, idx *Index, size indexSize) 
 	if ext == "" {
 		return parseIndexFile(file, ext, idx, size, nil)
 	}
-	if dr, err := a.cache.OpenDerived(plainIndexKind, sha); err == nil {
-		pkgs, perr := parseBounded(dr, idx, size, nil)
-		if perr == nil {
-			perr = dr.Finish()
+	dr, err := a.cache.OpenDerived(plainIndexKind, sha)
+	if err == nil {
+		var pkgs []*Package
+		pkgs, err = parseBounded(dr, idx, size, nil)
+		if err == nil {
+			err = dr.Finish()
 		}
 		dr.Close()
-		if perr == nil {
+		if err == nil {
 			return pkgs, nil
 		}
-		a.log.Warn("decompressed copy of an index does not prove itself; making it again", "file", dr.Name(), "err", perr)
-		if err := a.cache.RemoveDerived(plainIndexKind, sha); err != nil {
-			return nil, err
-		}
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		a.log.Warn("decompressed copy of an index does not prove itself; making it again", "err", err)
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		a.log.Warn("decompressed copy of an index does not prove itself; making it again", "kind", plainIndexKind, "blob", sha, "err", err)
 		if err := a.cache.RemoveDerived(plainIndexKind, sha); err != nil {
 			return nil, err
 		}
