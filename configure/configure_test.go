@@ -285,9 +285,21 @@ func TestDeferredLanes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	run := func(cmds ...[]string) []string {
+	// runScript runs the deferred functions of script s, then tail; it gives
+	// the log the fake commands wrote.
+	runScript := func(s, tail string) []string {
 		t.Helper()
 		os.Remove(log)
+		cmd := exec.Command(sh, "-c", deferredFuncs(s)+tail)
+		cmd.Env = append(os.Environ(), "PATH="+bin+":/usr/bin:/bin")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		b, _ := os.ReadFile(log)
+		return strings.Split(strings.TrimSpace(string(b)), "\n")
+	}
+	run := func(cmds ...[]string) []string {
+		t.Helper()
 		var d []Command
 		for _, c := range cmds {
 			d = append(d, Command{Dir: "/", Args: c})
@@ -296,13 +308,7 @@ func TestDeferredLanes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cmd := exec.Command(sh, "-c", deferredFuncs(s)+"deferred")
-		cmd.Env = append(os.Environ(), "PATH="+bin+":/usr/bin:/bin")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("%v\n%s", err, out)
-		}
-		b, _ := os.ReadFile(log)
-		return strings.Split(strings.TrimSpace(string(b)), "\n")
+		return runScript(s, "deferred")
 	}
 	got := run([]string{"python3.11", "a"}, []string{"mandb", "b"}, []string{"py3compile", "c"}, []string{"glib-compile-schemas", "d"})
 	idx := func(l []string, s string) int { return slices.Index(l, s) }
@@ -316,14 +322,7 @@ func TestDeferredLanes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	os.Remove(log)
-	cmd := exec.Command(sh, "-c", deferredFuncs(s)+"deferred; mandb after; deferred_wait")
-	cmd.Env = append(os.Environ(), "PATH="+bin+":/usr/bin:/bin")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("%v\n%s", err, out)
-	}
-	b, _ := os.ReadFile(log)
-	got = strings.Split(strings.TrimSpace(string(b)), "\n")
+	got = runScript(s, "deferred; mandb after; deferred_wait")
 	if len(got) != 4 || idx(got, "start mandb after") > idx(got, "end python3.11 a") {
 		t.Errorf("beside: %q", got)
 	}

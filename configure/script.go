@@ -127,7 +127,7 @@ set -e
 	// caches of the files it names, so the order between the lanes does
 	// not matter; within each, the order met is kept.
 	// A cache remover (py3clean) keeps everything in one lane, in order.
-	var lanes [2][]Command
+	var python, other []Command
 	split := true
 	for _, c := range p.Deferred {
 		if len(c.Args) == 0 || !strings.HasPrefix(c.Dir, "/") {
@@ -138,31 +138,32 @@ set -e
 		}
 	}
 	for _, c := range p.Deferred {
-		i := 1
 		if split && pythonCompiler(c.Args[0]) {
-			i = 0
+			python = append(python, c)
+		} else {
+			other = append(other, c)
 		}
-		lanes[i] = append(lanes[i], c)
+	}
+	emit := func(c Command) {
+		q := make([]string, len(c.Args))
+		for i, a := range c.Args {
+			q[i] = shellQuote(a)
+		}
+		fmt.Fprintf(&b, "\tif ! (cd %s && %s) </dev/null; then\n", shellQuote(c.Dir), strings.Join(q, " "))
+		fmt.Fprintf(&b, "\t\techo \"debstrap second stage: the deferred command failed: \"%s >&2\n\tfi\n", shellQuote(strings.Join(c.Args, " ")))
 	}
 	b.WriteString("python_lane=\n")
 	b.WriteString("deferred_wait() {\n\tif [ -n \"$python_lane\" ]; then wait \"$python_lane\" || true; python_lane=; fi\n}\n")
 	b.WriteString("deferred() {\n\t:\n")
-	for i, lane := range lanes {
-		if i == 0 && len(lane) > 0 {
-			b.WriteString("\t(\n\t:\n")
+	if len(python) > 0 {
+		b.WriteString("\t(\n\t:\n")
+		for _, c := range python {
+			emit(c)
 		}
-		for _, c := range lane {
-			q := make([]string, len(c.Args))
-			for j, a := range c.Args {
-				q[j] = shellQuote(a)
-			}
-			line := strings.Join(q, " ")
-			fmt.Fprintf(&b, "\tif ! (cd %s && %s) </dev/null; then\n", shellQuote(c.Dir), line)
-			fmt.Fprintf(&b, "\t\techo \"debstrap second stage: the deferred command failed: \"%s >&2\n\tfi\n", shellQuote(strings.Join(c.Args, " ")))
-		}
-		if i == 0 && len(lane) > 0 {
-			b.WriteString("\t) &\n\tpython_lane=$!\n")
-		}
+		b.WriteString("\t) &\n\tpython_lane=$!\n")
+	}
+	for _, c := range other {
+		emit(c)
 	}
 	if !p.DeferredBeside {
 		b.WriteString("\tdeferred_wait\n")
