@@ -7,6 +7,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io/fs"
 	"path"
 	"strings"
 	"time"
@@ -65,18 +66,16 @@ func javaCmd(c *cmd) error {
 	}
 	s := c.s
 	store := jks.New()
-	if _, ok := s.lookup(caJavaKeystore); ok {
-		data, err := s.readFile(caJavaKeystore)
-		if err != nil {
+	if data, err := s.readFile(caJavaKeystore); err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
 			return c.failf("%v", err)
 		}
-		if store, err = jks.Read(data, password); err != nil {
-			if errors.Is(err, jks.ErrNotJKS) {
-				return c.unsupported("%s is not a JKS keystore", caJavaKeystore)
-			}
-			fmt.Fprintf(c.stderr, "Cannot open Java keystore. Is the password correct? (%v)\n", err)
-			return status(1)
+	} else if store, err = jks.Read(data, password); err != nil {
+		if errors.Is(err, jks.ErrNotJKS) {
+			return c.unsupported("%s is not a JKS keystore", caJavaKeystore)
 		}
+		fmt.Fprintf(c.stderr, "Cannot open Java keystore. Is the password correct? (%v)\n", err)
+		return status(1)
 	}
 	sc := bufio.NewScanner(c.stdin)
 	sc.Buffer(nil, 1<<16)

@@ -56,13 +56,8 @@ type Prepared struct {
 // hex MD5).
 func (p *Prepared) known(name string) string {
 	v := p.sums[name]
-	if len(v) != 32 {
+	if _, err := hex.DecodeString(v); err != nil || len(v) != 2*md5.Size {
 		return ""
-	}
-	for i := 0; i < len(v); i++ {
-		if c := v[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-			return ""
-		}
 	}
 	return strings.ToLower(v)
 }
