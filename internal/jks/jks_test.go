@@ -15,7 +15,9 @@ import (
 // image, from "+/etc/ssl/certs/NAME.pem" lines in the order of
 // testdata/bookworm-pems (the postinst's `find | sort`).
 
-func TestRoundTrip(t *testing.T) {
+// bookworm reads testdata/bookworm-cacerts: the file and its store.
+func bookworm(t *testing.T) ([]byte, *Store) {
+	t.Helper()
 	data, err := os.ReadFile("testdata/bookworm-cacerts")
 	if err != nil {
 		t.Fatal(err)
@@ -24,6 +26,11 @@ func TestRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return data, s
+}
+
+func TestRoundTrip(t *testing.T) {
+	data, s := bookworm(t)
 	if n := len(s.Entries()); n != 148 {
 		t.Fatalf("%d entries", n)
 	}
@@ -66,14 +73,7 @@ func TestRoundTrip(t *testing.T) {
 // TestJavaOrder: adding the certificates one by one, as the updater
 // does, gives the entries in the order Java's Hashtable wrote them.
 func TestJavaOrder(t *testing.T) {
-	data, err := os.ReadFile("testdata/bookworm-cacerts")
-	if err != nil {
-		t.Fatal(err)
-	}
-	real, err := Read(data, "changeit")
-	if err != nil {
-		t.Fatal(err)
-	}
+	data, real := bookworm(t)
 	pems, err := os.ReadFile("testdata/bookworm-pems")
 	if err != nil {
 		t.Fatal(err)
