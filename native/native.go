@@ -134,12 +134,22 @@ func (r *Report) Warning() string {
 	if len(r.Failed) == 0 {
 		return ""
 	}
-	var names []string
+	var names, noPreinst []string
 	for _, f := range r.Failed {
 		names = append(names, f.Package)
+		if !f.PreinstRan {
+			noPreinst = append(noPreinst, f.Package)
+		}
 	}
-	return fmt.Sprintf("native configuration did not cover %d package(s), left for 'dpkg --configure -a': %s",
+	w := fmt.Sprintf("native configuration did not cover %d package(s), left for 'dpkg --configure -a': %s",
 		len(names), strings.Join(names, " "))
+	if len(noPreinst) > 0 {
+		// dpkg --configure never runs a preinst: these need the exec
+		// modes' second stage, which does.
+		w += fmt.Sprintf("; the preinst of %s did not run, which dpkg --configure -a does not do: build with --mode=auto or --mode=unshare",
+			strings.Join(noPreinst, " "))
+	}
+	return w
 }
 
 // pkgState is a package during the run.
@@ -517,6 +527,14 @@ func (s *sys) finish() error {
 		if err := s.db.SetState(p.name, p.arch, p.state); err != nil {
 			return fmt.Errorf("native: %w", err)
 		}
+		// Alone, what native left is for the user's `dpkg --configure
+		// -a`, which expects dpkg --unpack's state. With HandOff the
+		// exec step's second stage puts the conffiles aside itself.
+		if p.state == dpkg.Unpacked && p.preinstRan && !s.opts.HandOff {
+			if err := s.newConffiles(p); err != nil {
+				return fmt.Errorf("native: %s: %w", p.key(), err)
+			}
+		}
 	}
 	for _, o := range s.overrides {
 		if err := s.db.AddStatOverride(o); err != nil {
@@ -541,6 +559,34 @@ func (s *sys) finish() error {
 	}
 	if err := s.writeExtendedStates(); err != nil {
 		return fmt.Errorf("native: %w", err)
+	}
+	return nil
+}
+
+// newConffiles leaves p's conffiles as dpkg --unpack leaves those of a
+// package installed for the first time: NAME.dpkg-new, recorded as
+// "newconffile", for dpkg --configure to put in place and record the
+// hash of. At NAME, dpkg --configure would keep "newconffile" for good.
+func (s *sys) newConffiles(p *pkgState) error {
+	f, ok := p.ctrl.Files["conffiles"]
+	if !ok {
+		return nil
+	}
+	for _, line := range strings.Split(string(f.Data), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) == 0 || len(fields) > 1 && fields[0] == "remove-on-upgrade" {
+			continue
+		}
+		name := fields[len(fields)-1]
+		if _, err := s.st.Lstat(name); err != nil {
+			continue // not shipped, or removed by a script
+		}
+		if _, err := s.st.Lstat(name + ".dpkg-new"); err == nil {
+			continue
+		}
+		if err := s.st.Rename(name, name+".dpkg-new"); err != nil {
+			return fmt.Errorf("conffile %s: %w", name, err)
+		}
 	}
 	return nil
 }

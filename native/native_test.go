@@ -200,4 +200,32 @@ func TestFailedPreinst(t *testing.T) {
 	if !strings.Contains(get(t, in.st, "/var/lib/dpkg/status"), "Package: grumpy\nStatus: install ok unpacked\n") {
 		t.Error("grumpy not left unpacked")
 	}
+	if w := rep.Warning(); !strings.Contains(w, "the preinst of grumpy did not run") {
+		t.Errorf("the warning does not say dpkg --configure -a cannot finish grumpy: %s", w)
+	}
+}
+
+// A package native alone leaves is in dpkg --unpack's state, so that
+// the user's `dpkg --configure -a` finishes it: its conffiles as
+// NAME.dpkg-new (at NAME, dpkg would keep "newconffile" for good, as it
+// did for openssh-server). With HandOff the exec step does this itself.
+func TestLeftConffilesAsDpkgNew(t *testing.T) {
+	d := testarchive.NewDeb("keyed", "1")
+	d.Files = []testarchive.File{{Path: "etc/keyed.conf", Body: []byte("a=1\n")}}
+	d.Conffiles = []string{"/etc/keyed.conf"}
+	d.Scripts = map[string]string{"postinst": "#!/bin/sh\nssh-keygen -q -f /etc/k -N '' -t rsa\n"}
+	in := unpack(t, toolbox("ssh-keygen"), d)
+	rep := in.configure(t)
+	if len(rep.Failed) != 1 || rep.Failed[0].State != dpkg.Unpacked {
+		t.Fatalf("failed: %v", rep.Failed)
+	}
+	if _, err := in.st.Lstat("/etc/keyed.conf.dpkg-new"); err != nil {
+		t.Errorf("no /etc/keyed.conf.dpkg-new: %v", err)
+	}
+	if _, err := in.st.Lstat("/etc/keyed.conf"); err == nil {
+		t.Error("/etc/keyed.conf is in place; dpkg --configure would never record its hash")
+	}
+	if !strings.Contains(get(t, in.st, "/var/lib/dpkg/status"), " /etc/keyed.conf newconffile\n") {
+		t.Error("status does not record /etc/keyed.conf as newconffile")
+	}
 }
