@@ -194,7 +194,7 @@ func checkSource(src Source) error {
 func (a *Archive) check(r *Release, now time.Time, opts OpenOptions) error {
 	// FetchSigned names the URL in front of these messages.
 	if !opts.IgnoreValidUntil && !r.ValidUntil.IsZero() && now.After(r.ValidUntil) {
-		return fmt.Errorf("expired on %s (Valid-Until; now %s): the mirror is stale or the clock is wrong; apt's Check-Valid-Until=false would ignore this",
+		return fmt.Errorf("expired on %s (Valid-Until; now %s): the mirror is stale or the clock is wrong; for a snapshot archive, give the source [check-valid-until=no] or pass --no-check-valid-until",
 			r.ValidUntil.Format(time.RFC1123), now.UTC().Format(time.RFC1123))
 	}
 	if !opts.IgnoreDate && !r.Date.IsZero() && r.Date.After(now.Add(maxFuture)) {

@@ -7,9 +7,11 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/debstrap/debstrap/distro"
 )
@@ -371,4 +373,65 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// CheckValidUntil is the source's check-valid-until option, as apt reads
+// it ([check-valid-until=no] on a one-line entry, Check-Valid-Until: no in
+// deb822): false for a snapshot archive, whose Release expired long ago.
+// Absent means true.
+func (e Entry) CheckValidUntil() (bool, error) {
+	v, ok := e.Options["check-valid-until"]
+	if !ok {
+		return true, nil
+	}
+	switch strings.ToLower(v) {
+	case "yes", "true", "with", "on", "enable", "1":
+		return true, nil
+	case "no", "false", "without", "off", "disable", "0":
+		return false, nil
+	}
+	return false, fmt.Errorf("source %s: check-valid-until=%q: want yes or no", e, v)
+}
+
+// snapshotLayouts are the timestamps --snapshot takes: the snapshot
+// services' own form first.
+var snapshotLayouts = []string{"20060102T150405Z", time.RFC3339, "2006-01-02T15:04:05", "2006-01-02", "20060102"}
+
+// SnapshotID turns a timestamp into the form snapshot services put in
+// their URLs (20240131T091500Z, UTC).
+func SnapshotID(s string) (string, error) {
+	for _, l := range snapshotLayouts {
+		if t, err := time.Parse(l, s); err == nil {
+			return t.UTC().Format(snapshotLayouts[0]), nil
+		}
+	}
+	return "", fmt.Errorf("snapshot time %q: want YYYYMMDDTHHMMSSZ (as snapshot services write it), an RFC 3339 time or a date YYYY-MM-DD", s)
+}
+
+// Snapshot is e as the snapshot service at service keeps it at id: the
+// service has one tree per archive, named as the mirror's last path
+// element (debian, debian-security, ubuntu), and in it one copy per time,
+// service/ARCHIVE/ID. Its Release expired long ago, so the Valid-Until
+// check is off (check-valid-until=no), as for any snapshot archive.
+func (e Entry) Snapshot(service, id string) (Entry, error) {
+	u, err := url.Parse(e.URI)
+	if err != nil {
+		return Entry{}, fmt.Errorf("source %s: %w", e, err)
+	}
+	archive := path.Base(strings.TrimRight(u.Path, "/"))
+	if archive == "." || archive == "/" || archive == "" {
+		return Entry{}, fmt.Errorf("source %s: --snapshot needs the archive's name as the last element of the mirror's path (…/debian, …/ubuntu)", e)
+	}
+	if err := checkURI(service); err != nil {
+		return Entry{}, fmt.Errorf("snapshot service: %w", err)
+	}
+	s := e
+	s.URI = strings.TrimRight(service, "/") + "/" + archive + "/" + id
+	s.Options = map[string]string{}
+	for k, v := range e.Options {
+		s.Options[k] = v
+	}
+	s.Options["check-valid-until"] = "no"
+	s.Components = append([]string(nil), e.Components...)
+	return s, nil
 }

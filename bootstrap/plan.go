@@ -36,6 +36,14 @@ type Config struct {
 	// NoUpdates leaves out a stable suite's -updates and security suites,
 	// which are otherwise added when the sources are not spelled out.
 	NoUpdates bool
+	// NoCheckValidUntil accepts Release files whose Valid-Until has
+	// passed, from every source (apt's Acquire::Check-Valid-Until=false);
+	// a source's own [check-valid-until=no] does it for that one alone.
+	NoCheckValidUntil bool
+	// Snapshot, a time (see apt.SnapshotID), reads every source as the
+	// snapshot service at SnapshotMirror kept it then (apt.Entry.Snapshot).
+	Snapshot       string
+	SnapshotMirror string
 
 	// MirrorEnv is $DEBSTRAP_MIRROR and HostRoot the root whose apt sources
 	// give the default mirror ("/"); both are fields so tests can set them.
@@ -118,8 +126,12 @@ func Resolve(ctx context.Context, c *cache.Cache, cfg Config) (*Plan, error) {
 				}
 				src.Keyring = k
 			}
+			check, err := e.CheckValidUntil()
+			if err != nil {
+				return err
+			}
 			log.Debug("opening archive", "source", e.String())
-			a, err := apt.Open(gctx, c, src, apt.OpenOptions{})
+			a, err := apt.Open(gctx, c, src, apt.OpenOptions{IgnoreValidUntil: cfg.NoCheckValidUntil || !check})
 			if err != nil {
 				if e.Optional && missingSuite(err) {
 					log.Warn("the archive has no "+e.Suite+"; building without it (pass it as MIRROR if it lives elsewhere)", "source", e.String(), "err", err)
@@ -244,6 +256,22 @@ func Entries(cfg Config) ([]apt.Entry, error) {
 	for i := range entries {
 		if len(entries[i].Components) == 0 {
 			entries[i].Components = cfg.Components
+		}
+	}
+	if cfg.Snapshot != "" {
+		// After the pockets: the security archive is found from the
+		// mirror's own URL, then each goes to its snapshot.
+		if cfg.SnapshotMirror == "" {
+			return nil, errors.New("--snapshot: name the snapshot service's base URL (--snapshot-mirror=URL or $DEBSTRAP_SNAPSHOT_MIRROR); debstrap knows no service's address")
+		}
+		id, err := apt.SnapshotID(cfg.Snapshot)
+		if err != nil {
+			return nil, fmt.Errorf("--snapshot: %w", err)
+		}
+		for i, e := range entries {
+			if entries[i], err = e.Snapshot(cfg.SnapshotMirror, id); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return entries, nil

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"flag"
 	"fmt"
@@ -51,6 +52,9 @@ type common struct {
 	cacheDir      string
 	recommends    bool
 	noUpdates     bool
+	noValidUntil  bool
+	snapshot      string
+	snapshotURL   string
 	quiet         bool
 	verbose       bool
 
@@ -70,6 +74,9 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.cacheDir, "cache-dir", "", "download cache (default $XDG_CACHE_HOME/debstrap)")
 	fs.BoolVar(&c.recommends, "include-recommends", false, "also install Recommends, as apt does by default")
 	fs.BoolVar(&c.noUpdates, "no-updates", false, "leave out a stable suite's SUITE-updates and security suites (added by default unless the sources are given as \"deb …\" entries)")
+	fs.BoolVar(&c.noValidUntil, "no-check-valid-until", false, "accept Release files past their Valid-Until, as a snapshot archive's are (one source: its option [check-valid-until=no])")
+	fs.StringVar(&c.snapshot, "snapshot", "", "read every source as the snapshot service kept it at this time (20240131T091500Z or 2024-01-31): SERVICE/ARCHIVE/TIME, ARCHIVE the mirror's last path element")
+	fs.StringVar(&c.snapshotURL, "snapshot-mirror", "", "the snapshot service's base URL for --snapshot (default $DEBSTRAP_SNAPSHOT_MIRROR)")
 	fs.BoolVar(&c.quiet, "quiet", false, "print only errors")
 	fs.BoolVar(&c.quiet, "q", false, "short for --quiet")
 	fs.BoolVar(&c.verbose, "verbose", false, "print what is done, step by step")
@@ -126,17 +133,20 @@ func (c *common) logger(stderr io.Writer) *slog.Logger {
 
 func (c *common) config(suite string, mirrors []string, log *slog.Logger) bootstrap.Config {
 	return bootstrap.Config{
-		Suite:         suite,
-		Mirrors:       mirrors,
-		Components:    c.components,
-		Architectures: c.architectures,
-		Keyring:       c.keyring,
-		Variant:       c.variant,
-		Include:       c.include,
-		Recommends:    c.recommends,
-		NoUpdates:     c.noUpdates,
-		MirrorEnv:     os.Getenv("DEBSTRAP_MIRROR"),
-		Logger:        log,
+		Suite:             suite,
+		Mirrors:           mirrors,
+		Components:        c.components,
+		Architectures:     c.architectures,
+		Keyring:           c.keyring,
+		Variant:           c.variant,
+		Include:           c.include,
+		Recommends:        c.recommends,
+		NoUpdates:         c.noUpdates,
+		NoCheckValidUntil: c.noValidUntil,
+		Snapshot:          c.snapshot,
+		SnapshotMirror:    cmp.Or(c.snapshotURL, os.Getenv("DEBSTRAP_SNAPSHOT_MIRROR")),
+		MirrorEnv:         os.Getenv("DEBSTRAP_MIRROR"),
+		Logger:            log,
 	}
 }
 
