@@ -112,6 +112,7 @@ func Open(ctx context.Context, c *cache.Cache, src Source, opts OpenOptions) (*A
 		if err := notOlder(r, seen); err != nil {
 			return err
 		}
+		r.FileSHA256 = sha256Hex(b)
 		rel = r
 		return nil
 	})
@@ -139,6 +140,7 @@ func Open(ctx context.Context, c *cache.Cache, src Source, opts OpenOptions) (*A
 			if err := notOlder(r, seen); err != nil {
 				return err
 			}
+			r.FileSHA256 = sha256Hex(b)
 			rel = r
 			return nil
 		})

@@ -3,6 +3,7 @@ package apt
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"strconv"
@@ -21,6 +22,11 @@ type Release struct {
 
 	Date       time.Time
 	ValidUntil time.Time // zero when the archive sets no Valid-Until
+
+	// FileSHA256 is the hex SHA-256 of the signed file as fetched
+	// (InRelease, or Release when it has a detached signature): set by
+	// Open, it names this exact state of the archive (a lock records it).
+	FileSHA256 string
 
 	Architectures []string
 	Components    []string
@@ -249,4 +255,9 @@ func shorten(s string) string {
 		return s[:60] + "…"
 	}
 	return s
+}
+
+func sha256Hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }

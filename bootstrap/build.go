@@ -18,6 +18,7 @@ import (
 	"github.com/debstrap/debstrap/deb"
 	"github.com/debstrap/debstrap/dpkg"
 	"github.com/debstrap/debstrap/export"
+	"github.com/debstrap/debstrap/lock"
 	"github.com/debstrap/debstrap/rootfs"
 )
 
@@ -27,6 +28,9 @@ type BuildConfig struct {
 	Target string
 	// Stdout receives the image when Target is "-" (nil: os.Stdout).
 	Stdout io.Writer
+	// Lock, when set, fixes the package set: nothing is resolved (see
+	// FromLock); Config's request must be the lock's.
+	Lock   *lock.Lock
 	Format string // "" = from Target's name
 	Mode   string // configure mode: auto, root, unshare, extract, native
 	// Epoch is SOURCE_DATE_EPOCH; zero = the Date of the suite's Release,
@@ -127,14 +131,23 @@ func Run(ctx context.Context, c *cache.Cache, cfg BuildConfig) (*Result, error) 
 	}
 
 	done := phase("resolve", 0)
-	plan, err := Resolve(ctx, c, cfg.Config)
+	var plan *Plan
+	if cfg.Lock != nil {
+		plan, err = FromLock(ctx, c, cfg.Lock, cfg.Config)
+	} else {
+		plan, err = Resolve(ctx, c, cfg.Config)
+	}
 	if err != nil {
 		return nil, err
 	}
 	done()
 	res.Plan = plan
 	epoch := cfg.Epoch
-	if epoch.IsZero() {
+	switch {
+	case !epoch.IsZero():
+	case cfg.Lock != nil:
+		epoch = time.Unix(cfg.Lock.Epoch, 0)
+	default:
 		epoch = plan.Archives[0].Release().Date
 	}
 	epoch = epoch.UTC().Truncate(time.Second)

@@ -77,6 +77,25 @@ func localDeb(path string) (*apt.Package, error) {
 	if err != nil {
 		return nil, err
 	}
+	p, err := controlPackage(c)
+	if err != nil {
+		return nil, err
+	}
+	p.Filename, p.Size, p.SHA256 = url.PathEscape(filepath.Base(abs)), size, hex.EncodeToString(h.Sum(nil))
+	p.Index = &apt.Index{
+		Mirror:       (&url.URL{Scheme: "file", Path: filepath.Dir(abs)}).String(),
+		Suite:        "local",
+		Component:    "local",
+		Architecture: p.Architecture,
+		Order:        -1,
+	}
+	return p, nil
+}
+
+// controlPackage is the package a .deb's control file describes, as an
+// index stanza would (without the pool path, size and hash).
+func controlPackage(c *deb.Control) (*apt.Package, error) {
+	var err error
 	p := &apt.Package{
 		Name:         c.Get("Package"),
 		Version:      c.Get("Version"),
@@ -95,9 +114,6 @@ func localDeb(path string) (*apt.Package, error) {
 		Breaks:       c.Get("Breaks"),
 		Provides:     c.Get("Provides"),
 		Replaces:     c.Get("Replaces"),
-		Filename:     url.PathEscape(filepath.Base(abs)),
-		Size:         size,
-		SHA256:       hex.EncodeToString(h.Sum(nil)),
 	}
 	switch {
 	case p.Name == "" || p.Version == "" || p.Architecture == "":
@@ -109,13 +125,6 @@ func localDeb(path string) (*apt.Package, error) {
 		if p.InstalledSize, err = strconv.ParseInt(s, 10, 64); err != nil || p.InstalledSize < 0 {
 			return nil, fmt.Errorf("control file: bad Installed-Size %q", s)
 		}
-	}
-	p.Index = &apt.Index{
-		Mirror:       (&url.URL{Scheme: "file", Path: filepath.Dir(abs)}).String(),
-		Suite:        "local",
-		Component:    "local",
-		Architecture: p.Architecture,
-		Order:        -1,
 	}
 	return p, nil
 }

@@ -44,6 +44,9 @@ type Config struct {
 	// snapshot service at SnapshotMirror kept it then (apt.Entry.Snapshot).
 	Snapshot       string
 	SnapshotMirror string
+	// FallbackMirrors are more places to fetch a locked .deb from by its
+	// pool path (a snapshot archive); a lock records them too.
+	FallbackMirrors []string
 
 	// MirrorEnv is $DEBSTRAP_MIRROR and HostRoot the root whose apt sources
 	// give the default mirror ("/"); both are fields so tests can set them.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ import (
 	"github.com/debstrap/debstrap/configure"
 	"github.com/debstrap/debstrap/export"
 	"github.com/debstrap/debstrap/internal/progress"
+	"github.com/debstrap/debstrap/lock"
 )
 
 const buildHelp = `Usage: debstrap build [flags] SUITE TARGET [MIRROR...]
@@ -65,11 +67,34 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	c.register(fs)
 	mode := fs.String("mode", "auto", "how to configure packages: "+strings.Join(modes, ", "))
 	format := fs.String("format", "", "output format: "+formatList()+" (default: from TARGET)")
+	lockFile := fs.String("lock", "", "install exactly the set of this lock file (debstrap lock), resolving nothing; then give TARGET [MIRROR...], MIRROR being fallback mirrors")
+	var fallbacks listFlag
+	fs.Var(&fallbacks, "fallback-mirror", "with --lock: a mirror to fetch .debs from by pool path when the lock's sources no longer have them (repeatable)")
 	var nf nativeFlags
 	nf.register(fs)
-	pos, err := parse(fs, args, []string{"SUITE", "TARGET"}, buildHelp, stdout)
+	pos, err := parse(fs, args, nil, buildHelp, stdout)
 	if err != nil {
 		return err
+	}
+	var locked *lock.Lock
+	if *lockFile != "" {
+		// build --lock=LOCKFILE TARGET [MIRROR...]: the lock names the
+		// suite and the set.
+		if len(pos) < 1 {
+			return usageError{errors.New("missing TARGET")}
+		}
+		if set := requestFlags(fs); len(set) > 0 {
+			return usageError{fmt.Errorf("%s with --lock: the lock fixes the package set; change it with 'debstrap lock'", strings.Join(set, ", "))}
+		}
+		if locked, err = lock.ReadFile(*lockFile); err != nil {
+			return err
+		}
+		fallbacks = append(fallbacks, pos[1:]...)
+		pos = append([]string{locked.Suite, pos[0]}, nil...)
+	} else if len(pos) < 2 {
+		return usageError{fmt.Errorf("missing %s", strings.Join([]string{"SUITE", "TARGET"}[len(pos):], " and "))}
+	} else if len(fallbacks) > 0 {
+		return usageError{errors.New("--fallback-mirror is for --lock builds")}
 	}
 	epoch, err := bootstrap.EpochFromEnv(os.Getenv("SOURCE_DATE_EPOCH"))
 	if err != nil {
@@ -99,8 +124,14 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	// Phases other than the download count packages on the progress line.
 	counter := &stepCounter{bar: c.bar}
+	config := c.config(pos[0], pos[2:], log)
+	if locked != nil {
+		config = lockConfig(&c, locked, nil, log)
+		config.FallbackMirrors = fallbacks
+	}
 	cfg := bootstrap.BuildConfig{
-		Config: c.config(pos[0], pos[2:], log),
+		Config: config,
+		Lock:   locked,
 		Target: pos[1],
 		Stdout: stdout,
 		// A killed unshare build's files of subordinate ids.

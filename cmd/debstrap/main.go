@@ -19,6 +19,7 @@ ordinary user, reproducibly, without dpkg or apt on the host.
 Usage:
   debstrap build    [flags] SUITE TARGET [MIRROR...]   build an image
   debstrap resolve  [flags] SUITE [MIRROR...]          print the package set
+  debstrap lock     [flags] SUITE LOCKFILE [MIRROR...] write the set to a lock file
   debstrap download [flags] SUITE DIR [MIRROR...]      fetch the package set's .debs
   debstrap diff     [flags] A B                        compare two images (dir, tar, OCI)
   debstrap manifest IMAGE                              list an image's paths, owners, hashes
@@ -135,6 +136,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runDownload(ctx, rest, stdout, stderr)
 	case "build":
 		err = runBuild(ctx, rest, stdout, stderr)
+	case "lock":
+		err = runLock(ctx, rest, stdout, stderr)
 	case "diff":
 		err = runDiff(ctx, rest, stdout, stderr)
 	case "manifest":
@@ -146,7 +149,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if len(rest) > 0 && cmd == "help" {
 			// debstrap help SUBCMD is SUBCMD --help.
 			switch rest[0] {
-			case "resolve", "download", "build", "diff", "manifest":
+			case "resolve", "download", "build", "lock", "diff", "manifest":
 				return run(ctx, []string{rest[0], "--help"}, stdout, stderr)
 			case "version", "help":
 				fmt.Fprint(stdout, usage)

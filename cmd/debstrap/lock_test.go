@@ -1,0 +1,131 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/debstrap/debstrap/internal/testarchive"
+	"github.com/debstrap/debstrap/lock"
+)
+
+// newerNano is the Minimal archive a day later: nano has a fix.
+func newerNano() testarchive.Archive {
+	a := testarchive.Minimal()
+	a.Suites[0].Date = testarchive.DefaultTime.Add(24 * time.Hour)
+	debs := a.Suites[0].Packages["main"]
+	for i := range debs {
+		if debs[i].Name == "nano" {
+			debs[i].Version = "7.2-1+deb12u2"
+		}
+	}
+	return a
+}
+
+func TestLock(t *testing.T) {
+	h := newHarness(t, testarchive.Minimal())
+	dir := t.TempDir()
+	lf := filepath.Join(dir, "stable.lock")
+	want(t, h.run(t.Context(), "lock", "--include=nano", "stable", lf, h.srv.URL), 0, nil, nil)
+	first, err := os.ReadFile(lf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := lock.ReadFile(lf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Suite != "stable" || l.Variant != "important" || len(l.Packages) != len(minimalImportant) || l.Epoch != testarchive.DefaultTime.Unix() {
+		t.Errorf("lock: suite %s, variant %s, %d packages, epoch %d", l.Suite, l.Variant, len(l.Packages), l.Epoch)
+	}
+	if s := l.Sources[0]; s.Release != "InRelease" || len(s.SHA256) != 64 || s.Codename != "bookworm" || s.Date == "" {
+		t.Errorf("source: %+v", s)
+	}
+	for _, s := range []string{`"name": "libc6"`, `"source": "glibc"`, `"suite": "stable"`, `"filename": "pool/main/`, `"include": [`} {
+		if !bytes.Contains(first, []byte(s)) {
+			t.Errorf("lock lacks %s:\n%s", s, first)
+		}
+	}
+	// Deterministic: the same state gives the same bytes.
+	lf2 := filepath.Join(dir, "again.lock")
+	want(t, h.run(t.Context(), "lock", "--include=nano", "stable", lf2, h.srv.URL), 0, nil, nil)
+	if again, _ := os.ReadFile(lf2); !bytes.Equal(first, again) {
+		t.Errorf("two locks of the same state differ")
+	}
+
+	// A build from the lock is the build: byte-identical.
+	plain := filepath.Join(dir, "plain.tar")
+	h.build(t, plain, "--include=nano")
+	fromLock := filepath.Join(dir, "locked.tar")
+	want(t, cli(t.Context(), "build", "--keyring="+h.keyring, "--cache-dir="+t.TempDir(), "-q", "--mode=extract", "--lock="+lf, fromLock), 0, nil, nil)
+	a, _ := os.ReadFile(plain)
+	b, _ := os.ReadFile(fromLock)
+	if len(a) == 0 || !bytes.Equal(a, b) {
+		t.Errorf("build --lock differs from the build it locked (%d and %d bytes)", len(a), len(b))
+	}
+
+	t.Run("request flags refused", func(t *testing.T) {
+		want(t, cli(t.Context(), "build", "--lock="+lf, "--include=curl", filepath.Join(dir, "x.tar")), 2, nil,
+			[]string{"--include with --lock: the lock fixes the package set"})
+	})
+
+	t.Run("gone from the mirror, in a fallback", func(t *testing.T) {
+		fallback := testarchive.Serve(t, testarchive.Minimal())
+		h.srv.Inject(testarchive.NotFound("*/nano_*"))
+		defer h.srv.ClearFaults()
+		out := filepath.Join(dir, "fallback.tar")
+		r := cli(t.Context(), "build", "--keyring="+h.keyring, "--cache-dir="+t.TempDir(), "-q", "--mode=extract", "--lock="+lf, out)
+		want(t, r, 1, nil, []string{"nano_7.2-1+deb12u1_amd64.deb", "404"})
+		want(t, cli(t.Context(), "build", "--keyring="+h.keyring, "--cache-dir="+t.TempDir(), "-q", "--mode=extract", "--lock="+lf, out, fallback.URL), 0, nil, nil)
+		if got, _ := os.ReadFile(out); !bytes.Equal(got, a) {
+			t.Error("the build with nano from the fallback differs")
+		}
+		if fallback.Count("*/nano_*") != 1 || fallback.Count("*/libc6_*") != 0 {
+			t.Errorf("fallback served %v", fallback.Requests())
+		}
+	})
+
+	t.Run("tampered package refused", func(t *testing.T) {
+		h.srv.Inject(testarchive.Corrupt("*/mawk_*"))
+		defer h.srv.ClearFaults()
+		r := cli(t.Context(), "build", "--cache-dir="+t.TempDir(), "-q", "--mode=extract", "--lock="+lf, filepath.Join(dir, "bad.tar"))
+		want(t, r, 1, nil, []string{"mawk_", "sha256 mismatch"})
+		if _, err := os.Stat(filepath.Join(dir, "bad.tar")); err == nil {
+			t.Error("a target was written")
+		}
+	})
+
+	t.Run("a lock edited by hand", func(t *testing.T) {
+		bad := filepath.Join(dir, "bad.lock")
+		os.WriteFile(bad, bytes.Replace(first, []byte(`"filename": "pool/`), []byte(`"filename": "../../pool/`), 1), 0o644)
+		want(t, cli(t.Context(), "build", "--lock="+bad, filepath.Join(dir, "x.tar")), 1, nil, []string{"is not a relative pool path"})
+		os.WriteFile(bad, bytes.Replace(first, []byte(`"suite"`), []byte(`"suit"`), 1), 0o644)
+		want(t, cli(t.Context(), "build", "--lock="+bad, filepath.Join(dir, "x.tar")), 1, nil, []string{`unknown field "suit"`})
+	})
+
+	t.Run("check and update", func(t *testing.T) {
+		lockCmd := func(args ...string) result {
+			return cli(t.Context(), append([]string{"lock", "--keyring=" + h.keyring, "--cache-dir=" + h.cache, "-q"}, args...)...)
+		}
+		want(t, lockCmd("--check", lf), 0, nil, nil)
+		h.srv.Update(newerNano())
+		r := lockCmd("--check", lf)
+		want(t, r, 1, []string{"nano:amd64 7.2-1+deb12u1 → 7.2-1+deb12u2"}, []string{"1 package(s) not current"})
+		if strings.Contains(r.stdout, "libc6") {
+			t.Errorf("--check lists unchanged packages:\n%s", r.stdout)
+		}
+		want(t, lockCmd("--check", "--include=curl", lf), 2, nil, []string{"--include: the lock fixes the request"})
+		want(t, lockCmd("--update", lf), 0, []string{"nano:amd64"}, nil)
+		want(t, lockCmd("--check", lf), 0, nil, nil)
+		l, err := lock.ReadFile(lf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l.Epoch != newerNano().Suites[0].Date.Unix() {
+			t.Errorf("updated lock's epoch %d, want the new Release's Date", l.Epoch)
+		}
+	})
+}
