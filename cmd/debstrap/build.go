@@ -18,6 +18,7 @@ import (
 	"github.com/debstrap/debstrap/export"
 	"github.com/debstrap/debstrap/internal/progress"
 	"github.com/debstrap/debstrap/lock"
+	"github.com/debstrap/debstrap/spec"
 )
 
 const buildHelp = `Usage: debstrap build [flags] SUITE TARGET [MIRROR...]
@@ -76,27 +77,40 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	// Flags set on the command line, before the spec sets more.
+	var cmdline []string
+	fs.Visit(func(f *flag.Flag) { cmdline = append(cmdline, f.Name) })
+	sp, err := c.loadSpec(fs)
+	if err != nil {
+		return err
+	}
 	var locked *lock.Lock
 	if *lockFile != "" {
 		// build --lock=LOCKFILE TARGET [MIRROR...]: the lock names the
-		// suite and the set.
-		if len(pos) < 1 {
-			return usageError{errors.New("missing TARGET")}
+		// suite and the set; MIRRORs are fallback mirrors.
+		if pos, err = arguments(sp, pos, []string{"TARGET"}, []string{spec.KeyTarget}, false); err != nil {
+			return err
 		}
-		if set := requestFlags(fs); len(set) > 0 {
+		if set := requestFlags(cmdline); len(set) > 0 {
 			return usageError{fmt.Errorf("%s with --lock: the lock fixes the package set; change it with 'debstrap lock'", strings.Join(set, ", "))}
 		}
 		if locked, err = lock.ReadFile(*lockFile); err != nil {
 			return err
 		}
+		if err := c.matchesLock(locked, *lockFile); err != nil {
+			return err
+		}
 		fallbacks = append(fallbacks, pos[1:]...)
-		pos = append([]string{locked.Suite, pos[0]}, nil...)
-	} else if len(pos) < 2 {
-		return usageError{fmt.Errorf("missing %s", strings.Join([]string{"SUITE", "TARGET"}[len(pos):], " and "))}
-	} else if len(fallbacks) > 0 {
-		return usageError{errors.New("--fallback-mirror is for --lock builds")}
+		pos = []string{locked.Suite, pos[0]}
+	} else {
+		if pos, err = arguments(sp, pos, []string{"SUITE", "TARGET"}, []string{spec.KeySuite, spec.KeyTarget}, true); err != nil {
+			return err
+		}
+		if len(fallbacks) > 0 {
+			return usageError{errors.New("--fallback-mirror is for --lock builds")}
+		}
 	}
-	epoch, err := bootstrap.EpochFromEnv(os.Getenv("SOURCE_DATE_EPOCH"))
+	epoch, err := specEpoch(sp)
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/debstrap/debstrap/bootstrap"
 	"github.com/debstrap/debstrap/cache"
 	"github.com/debstrap/debstrap/internal/progress"
+	"github.com/debstrap/debstrap/spec"
 )
 
 const downloadHelp = `Usage: debstrap download [flags] SUITE DIR [MIRROR...]
@@ -30,8 +31,15 @@ func runDownload(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.SetOutput(stderr)
 	var c common
 	c.register(fs)
-	pos, err := parse(fs, args, []string{"SUITE", "DIR"}, downloadHelp, stdout)
+	pos, err := parse(fs, args, nil, downloadHelp, stdout)
 	if err != nil {
+		return err
+	}
+	sp, err := c.loadSpec(fs)
+	if err != nil {
+		return err
+	}
+	if pos, err = arguments(sp, pos, []string{"SUITE", "DIR"}, []string{spec.KeySuite, ""}, true); err != nil {
 		return err
 	}
 	log := c.logger(stderr)

@@ -63,9 +63,13 @@ type common struct {
 	dlMinRate          sizeFlag
 
 	bar *progress.Bar // nil-safe; drawn only on a terminal
+
+	specFile string   // -f
+	fromSpec []string // the flags the spec file set
 }
 
 func (c *common) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.specFile, "f", "", "read flags and arguments from this spec file (YAML, keys are the flags' names and suite, target, sources, epoch; see examples/); the command line wins")
 	fs.StringVar(&c.variant, "variant", "important", "package set: extract, custom, essential, apt, required|minbase, buildd, important|debootstrap|-, standard")
 	fs.Var(&c.include, "include", "extra packages (comma-separated; repeatable): NAME, NAME=VERSION, NAME/SUITE")
 	fs.Var(&c.components, "components", "archive components (comma-separated; default main)")

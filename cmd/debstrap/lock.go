@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/debstrap/debstrap/apt"
 	"github.com/debstrap/debstrap/bootstrap"
 	"github.com/debstrap/debstrap/lock"
+	"github.com/debstrap/debstrap/spec"
 )
 
 const lockHelp = `Usage: debstrap lock [flags] SUITE LOCKFILE [MIRROR...]
@@ -61,13 +61,19 @@ func runLock(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *check && *update {
 		return usageError{errors.New("--check and --update: choose one")}
 	}
-	epoch, err := bootstrap.EpochFromEnv(os.Getenv("SOURCE_DATE_EPOCH"))
+	var cmdline []string
+	fs.Visit(func(f *flag.Flag) { cmdline = append(cmdline, f.Name) })
+	sp, err := c.loadSpec(fs)
+	if err != nil {
+		return err
+	}
+	epoch, err := specEpoch(sp)
 	if err != nil {
 		return err
 	}
 	if !*check && !*update {
-		if len(pos) < 2 {
-			return usageError{fmt.Errorf("missing %s", strings.Join([]string{"SUITE", "LOCKFILE"}[len(pos):], " and "))}
+		if pos, err = arguments(sp, pos, []string{"SUITE", "LOCKFILE"}, []string{spec.KeySuite, "lock"}, true); err != nil {
+			return err
 		}
 		log := c.logger(stderr)
 		ch, err := c.cache(stderr, log)
@@ -91,14 +97,17 @@ func runLock(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 
 	// --check, --update: the request is the lock's.
-	if len(pos) < 1 {
-		return usageError{errors.New("missing LOCKFILE")}
+	if pos, err = arguments(sp, pos, []string{"LOCKFILE"}, []string{"lock"}, false); err != nil {
+		return err
 	}
-	if set := requestFlags(fs); len(set) > 0 {
+	if set := requestFlags(cmdline); len(set) > 0 {
 		return usageError{fmt.Errorf("%s: the lock fixes the request; with --check or --update give only sources (MIRROR) and cache flags", strings.Join(set, ", "))}
 	}
 	old, err := lock.ReadFile(pos[0])
 	if err != nil {
+		return exitStatus{2, err}
+	}
+	if err := c.matchesLock(old, pos[0]); err != nil {
 		return exitStatus{2, err}
 	}
 	log := c.logger(stderr)
@@ -153,16 +162,16 @@ func lockEpoch(env time.Time, plan *bootstrap.Plan) time.Time {
 	return plan.Archives[0].Release().Date
 }
 
-// requestFlags are the flags given that change what is resolved (the
-// lock fixes them).
-func requestFlags(fs *flag.FlagSet) []string {
+// requestFlags are those of the flags named that change what is
+// resolved (the lock fixes them).
+func requestFlags(names []string) []string {
 	var set []string
-	fs.Visit(func(f *flag.Flag) {
-		switch f.Name {
+	for _, n := range names {
+		switch n {
 		case "variant", "include", "components", "architectures", "include-recommends", "no-updates":
-			set = append(set, "--"+f.Name)
+			set = append(set, "--"+n)
 		}
-	})
+	}
 	return set
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/debstrap/debstrap/bootstrap"
+	"github.com/debstrap/debstrap/spec"
 )
 
 const resolveHelp = `Usage: debstrap resolve [flags] SUITE [MIRROR...]
@@ -30,8 +31,15 @@ func runResolve(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	c.register(fs)
 	output := fs.String("output", "text", "output format: text or json")
 	download := fs.String("download", "", "also download the .debs into this directory")
-	pos, err := parse(fs, args, []string{"SUITE"}, resolveHelp, stdout)
+	pos, err := parse(fs, args, nil, resolveHelp, stdout)
 	if err != nil {
+		return err
+	}
+	sp, err := c.loadSpec(fs)
+	if err != nil {
+		return err
+	}
+	if pos, err = arguments(sp, pos, []string{"SUITE"}, []string{spec.KeySuite}, true); err != nil {
 		return err
 	}
 	if *output != "text" && *output != "json" {
