@@ -30,9 +30,20 @@ type BuildConfig struct {
 	Stdout io.Writer
 	// Lock, when set, fixes the package set: nothing is resolved (see
 	// FromLock); Config's request must be the lock's.
-	Lock   *lock.Lock
-	Format string // "" = from Target's name
-	Mode   string // configure mode: auto, root, unshare, extract, native
+	Lock *lock.Lock
+	// ToolID names this debstrap exactly (the SHA-256 of its program) and
+	// ModeKey how it runs scripts here (auto's choice, native limits):
+	// with them, a build whose inputs equal an earlier one's writes that
+	// output again (result.go). "" ToolID: never. Rebuild builds anyway
+	// (and keeps the new output).
+	ToolID, ModeKey string
+	Rebuild         bool
+	// Keepable says, after the build, whether its output may be reused
+	// (nil: yes): not when the build had warnings a reuse would not
+	// repeat (native mode's packages left, effects left out).
+	Keepable func() bool
+	Format   string // "" = from Target's name
+	Mode     string // configure mode: auto, root, unshare, extract, native
 	// Epoch is SOURCE_DATE_EPOCH; zero = the Date of the suite's Release,
 	// so the same archive state gives the same image.
 	Epoch time.Time
@@ -83,7 +94,11 @@ type Build struct {
 
 // Result summarises a finished build.
 type Result struct {
-	Plan     *Plan
+	Plan     *Plan // nil when Reused from a lock
+	Codename string
+	Packages int
+	// Reused: the output is an earlier build's, kept in the cache.
+	Reused   bool
 	Format   export.Format
 	Digest   string
 	Size     int64 // of the target file; 0 for directories
@@ -130,6 +145,41 @@ func Run(ctx context.Context, c *cache.Cache, cfg BuildConfig) (*Result, error) 
 		return nil, err
 	}
 
+	// reused finishes a build whose output was kept: res says so.
+	reused := func(key string) bool {
+		if cfg.Rebuild || key == "" {
+			return false
+		}
+		meta, ok := reuse(ctx, c, key, cfg, log)
+		if !ok {
+			return false
+		}
+		log.Info("the same build's output is in the cache: written again", "key", key[:12])
+		res.Reused, res.Codename, res.Packages, res.Digest = true, meta.Codename, meta.Packages, meta.Digest
+		if fi, err := os.Stat(cfg.Target); err == nil && !fi.IsDir() {
+			res.Size = fi.Size()
+		}
+		res.Duration = time.Since(start)
+		return true
+	}
+	var key string
+	if l := cfg.Lock; l != nil {
+		epoch := cfg.Epoch
+		if epoch.IsZero() {
+			epoch = time.Unix(l.Epoch, 0)
+		}
+		var entries []apt.Entry
+		for _, s := range l.Sources {
+			entries = append(entries, apt.Entry{URI: s.URI, Suite: s.Suite, Components: s.Components})
+		}
+		if key, err = resultKey(cfg, format, epoch.UTC().Truncate(time.Second), entries, l.Packages); err != nil {
+			return nil, err
+		}
+		if reused(key) {
+			return res, nil
+		}
+	}
+
 	done := phase("resolve", 0)
 	var plan *Plan
 	if cfg.Lock != nil {
@@ -151,6 +201,15 @@ func Run(ctx context.Context, c *cache.Cache, cfg BuildConfig) (*Result, error) 
 		epoch = plan.Archives[0].Release().Date
 	}
 	epoch = epoch.UTC().Truncate(time.Second)
+	res.Codename, res.Packages = plan.Release.Codename, len(plan.Packages)
+	if cfg.Lock == nil {
+		if key, err = resultKey(cfg, format, epoch, plan.Entries, planPackages(plan)); err != nil {
+			return nil, err
+		}
+		if reused(key) {
+			return res, nil
+		}
+	}
 
 	done = phase("download", len(plan.Packages))
 	paths, err := c.FetchAll(ctx, plan.Items())
@@ -249,6 +308,9 @@ func Run(ctx context.Context, c *cache.Cache, cfg BuildConfig) (*Result, error) 
 	done()
 	if fi, err := os.Stat(cfg.Target); err == nil && !fi.IsDir() {
 		res.Size = fi.Size()
+	}
+	if key != "" && (cfg.Keepable == nil || cfg.Keepable()) {
+		keep(c, key, cfg.Target, resultMeta{Codename: res.Codename, Packages: res.Packages, Digest: res.Digest}, log)
 	}
 	res.Duration = time.Since(start)
 	return res, nil

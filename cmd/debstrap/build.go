@@ -71,6 +71,7 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	lockFile := fs.String("lock", "", "install exactly the set of this lock file (debstrap lock), resolving nothing; then give TARGET [MIRROR...], MIRROR being fallback mirrors")
 	var fallbacks listFlag
 	fs.Var(&fallbacks, "fallback-mirror", "with --lock: a mirror to fetch .debs from by pool path when the lock's sources no longer have them (repeatable)")
+	rebuild := fs.Bool("rebuild", false, "build even when the cache holds the output of a build with the same inputs (lock or resolved set, flags, debstrap itself)")
 	var nf nativeFlags
 	nf.register(fs)
 	pos, err := parse(fs, args, nil, buildHelp, stdout)
@@ -152,6 +153,10 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		RemoveTree: configure.RemoveTree,
 		Format:     *format,
 		Mode:       *mode,
+		ToolID:     toolID(),
+		ModeKey:    modeKey(*mode, conf, nf.limits()),
+		Rebuild:    *rebuild,
+		Keepable:   nout.quiet,
 		Epoch:      epoch,
 		Configure:  conf,
 		XZCommand:  xzCommand(os.Getenv("DEBSTRAP_XZ"), log),
@@ -198,8 +203,11 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if pos[1] == "-" {
 			summary = stderr
 		}
-		fmt.Fprintf(summary, "%s: %s %s, %d packages%s in %s\n", pos[1], res.Plan.Release.Codename, res.Format,
-			len(res.Plan.Packages), extra, res.Duration.Round(100*time.Millisecond))
+		if res.Reused {
+			extra += ", the cache's output of the same build"
+		}
+		fmt.Fprintf(summary, "%s: %s %s, %d packages%s in %s\n", pos[1], res.Codename, res.Format,
+			res.Packages, extra, res.Duration.Round(10*time.Millisecond))
 	}
 	return nil
 }

@@ -129,3 +129,53 @@ func TestLock(t *testing.T) {
 		}
 	})
 }
+
+// A build whose inputs equal an earlier one's writes the kept output
+// again; a damaged kept output is found and the build runs; --rebuild
+// always builds.
+func TestRebuildReusesOutput(t *testing.T) {
+	h := newHarness(t, testarchive.Minimal())
+	dir := t.TempDir()
+	build := func(name string, flags ...string) result {
+		args := append([]string{"build", "--keyring=" + h.keyring, "--cache-dir=" + h.cache, "--architectures=amd64", "--mode=extract"}, flags...)
+		return cli(t.Context(), append(args, "stable", filepath.Join(dir, name), h.srv.URL)...)
+	}
+	first := build("a.tar")
+	want(t, first, 0, nil, nil)
+	if strings.Contains(first.stdout, "the cache's output") {
+		t.Fatalf("first build reused:\n%s", first)
+	}
+	again := build("b.tar")
+	want(t, again, 0, []string{"the cache's output of the same build"}, nil)
+	a, _ := os.ReadFile(filepath.Join(dir, "a.tar"))
+	b, _ := os.ReadFile(filepath.Join(dir, "b.tar"))
+	if !bytes.Equal(a, b) {
+		t.Error("the reused output differs")
+	}
+	other := build("c.tar", "--include=nano")
+	want(t, other, 0, nil, nil)
+	if strings.Contains(other.stdout, "the cache's output") {
+		t.Error("a build with other inputs reused an output")
+	}
+	// Damage every kept output: found, removed, built again.
+	kept, _ := filepath.Glob(filepath.Join(h.cache, "derived", "result", "*"))
+	if len(kept) != 2 {
+		t.Fatalf("kept outputs: %v", kept)
+	}
+	for _, k := range kept {
+		data, _ := os.ReadFile(k)
+		data[len(data)-1] ^= 1
+		os.WriteFile(k, data, 0o644)
+	}
+	damaged := build("d.tar")
+	want(t, damaged, 0, nil, []string{"damaged"})
+	if strings.Contains(damaged.stdout, "the cache's output") {
+		t.Error("a damaged output was reused")
+	}
+	if d, _ := os.ReadFile(filepath.Join(dir, "d.tar")); !bytes.Equal(a, d) {
+		t.Error("the build after a damaged kept output differs")
+	}
+	if r := build("e.tar", "--rebuild"); strings.Contains(r.stdout, "the cache's output") {
+		t.Error("--rebuild reused")
+	}
+}

@@ -3,11 +3,14 @@ package main
 import (
 	"archive/tar"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"math"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -157,6 +160,9 @@ func (a *autoStep) Configure(ctx context.Context, st *rootfs.Stage, b *bootstrap
 		msg += fmt.Sprintf(", and runs %d command(s) native deferred", len(deferred))
 	}
 	a.log.Info(msg)
+	if a.native.out != nil {
+		a.native.out.handedOff = true
+	}
 	beside := pythonFreeRest(b, names)
 	return a.exec.run(ctx, st, b, preinstDone, deferred, beside, rep.DpkgOrder.Essential, rep.DpkgOrder.Rest)
 }
@@ -275,6 +281,15 @@ type nativeStep struct {
 // final report.
 type nativeOutcome struct {
 	report *native.Report // nil until native mode ran
+	// handedOff: an exec step configured what native left (auto).
+	handedOff bool
+}
+
+// quiet says native mode had nothing to warn of (nothing left, nothing
+// left out), or did not run: only then may the output be reused, since a
+// reuse would not repeat the warnings.
+func (o *nativeOutcome) quiet() bool {
+	return o == nil || o.report == nil || (len(o.report.Failed) == 0 || o.handedOff) && len(o.report.Skipped) == 0
 }
 
 // skippedShown is how many of the effects native mode left out the final
@@ -375,4 +390,39 @@ func (f *sizeFlag) Set(s string) error {
 	}
 	*f = sizeFlag(n * mult)
 	return nil
+}
+
+// modeKey names how this build runs maintainer scripts, for the reuse of
+// an earlier build's output (bootstrap.BuildConfig.ModeKey): the mode,
+// auto's choice here (exec or native alone, which may leave packages),
+// and native mode's limits (a script over one is left).
+func modeKey(mode string, conf bootstrap.Configurer, lim native.Limits) string {
+	k := mode
+	if a, ok := conf.(*autoStep); ok {
+		if a.exec != nil {
+			k += "+" + a.exec.Name()
+		} else {
+			k += "+native"
+		}
+	}
+	return fmt.Sprintf("%s %+v", k, lim)
+}
+
+// toolID is the SHA-256 of this program: an earlier build's output is
+// reused only by the very same debstrap. "" if it cannot be read.
+func toolID() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	f, err := os.Open(exe)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return ""
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }

@@ -1,0 +1,211 @@
+package bootstrap
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/debstrap/debstrap/apt"
+	"github.com/debstrap/debstrap/cache"
+	"github.com/debstrap/debstrap/export"
+	"github.com/debstrap/debstrap/lock"
+)
+
+// A build whose inputs equal an earlier one's writes the earlier output
+// again instead of building: it is kept in the cache as a derived file
+// (cache/derived.go: written from what the build wrote, proved by its
+// digest as it is read back). The key covers everything that shapes the
+// bytes: debstrap itself (BuildConfig.ToolID), how scripts are run
+// (ModeKey), the format, the epoch, the sources written into the image,
+// the keyring embedded, the request apt's marks follow (variant,
+// include), and every package by name, version, architecture, priority
+// and the SHA-256 of its .deb.
+const (
+	resultKind     = "result"
+	resultMetaKind = "result-meta"
+	// maxStoredResult: larger outputs are not kept (a big image would
+	// double its disk use for a rare rebuild).
+	maxStoredResult = 1 << 30
+	// keptResults is how many stored outputs the cache keeps, the newest.
+	keptResults = 8
+)
+
+type resultInputs struct {
+	Version       int
+	Tool, Mode    string
+	Format        export.Format
+	Epoch         int64
+	Variant       string
+	Include       []string
+	Architectures []string
+	Sources       []string
+	Keyring       string
+	Packages      []string
+}
+
+// resultMeta is what the summary of a reused build needs.
+type resultMeta struct {
+	Codename string `json:"codename"`
+	Packages int    `json:"packages"`
+	Digest   string `json:"digest"`
+}
+
+// resultKey is the key of a build of these sources and packages, or ""
+// when the build's output is not kept (no ToolID, a directory, stdout).
+func resultKey(cfg BuildConfig, format export.Format, epoch time.Time, entries []apt.Entry, pkgs []lock.Package) (string, error) {
+	if cfg.ToolID == "" || cfg.Target == export.Stdout || format == export.FormatDir || format == export.FormatOCI {
+		return "", nil
+	}
+	in := resultInputs{Version: 1, Tool: cfg.ToolID, Mode: cfg.ModeKey, Format: format, Epoch: epoch.Unix(),
+		Variant: cfg.Variant, Include: slices.Clone(cfg.Include), Architectures: cfg.Architectures}
+	sort.Strings(in.Include)
+	for _, e := range entries {
+		in.Sources = append(in.Sources, e.URI+" "+e.Suite+" "+fmt.Sprint(e.Components))
+	}
+	if cfg.Keyring != "" {
+		fi, err := os.Stat(cfg.Keyring)
+		if err != nil {
+			return "", err
+		}
+		if !fi.IsDir() {
+			data, err := os.ReadFile(cfg.Keyring)
+			if err != nil {
+				return "", err
+			}
+			in.Keyring = sha256Hex(data)
+		}
+	}
+	for _, p := range pkgs {
+		in.Packages = append(in.Packages, p.Name+" "+p.Version+" "+p.Architecture+" "+p.Priority+" "+p.SHA256)
+	}
+	sort.Strings(in.Packages)
+	b, err := json.Marshal(in)
+	if err != nil {
+		return "", err
+	}
+	return sha256Hex(b), nil
+}
+
+func sha256Hex(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// planPackages are a plan's packages as a lock lists them.
+func planPackages(p *Plan) []lock.Package {
+	out := make([]lock.Package, len(p.Packages))
+	for i, pkg := range p.Packages {
+		out[i] = lock.Package{Name: pkg.Name, Version: pkg.Version, Architecture: pkg.Architecture, Priority: pkg.Priority, SHA256: pkg.SHA256}
+	}
+	return out
+}
+
+// reuse writes the stored output of key to the target, if there is one
+// that proves whole. A damaged one is removed, and false returned (the
+// build then runs).
+func reuse(ctx context.Context, c *cache.Cache, key string, cfg BuildConfig, log *slog.Logger) (*resultMeta, bool) {
+	var meta resultMeta
+	mr, err := c.OpenDerived(resultMetaKind, key)
+	if err != nil {
+		return nil, false
+	}
+	b, err := io.ReadAll(mr)
+	mr.Close()
+	if err != nil || json.Unmarshal(b, &meta) != nil {
+		c.RemoveDerived(resultMetaKind, key)
+		return nil, false
+	}
+	r, err := c.OpenDerived(resultKind, key)
+	if err != nil {
+		return nil, false
+	}
+	defer r.Close()
+	if err := export.Copy(ctx, r, cfg.Target, cfg.Stdout); err != nil {
+		var de *cache.DerivedError
+		if errors.As(err, &de) {
+			log.Warn("the stored output of this build is damaged; building", "file", r.Name(), "err", err)
+			c.RemoveDerived(resultKind, key)
+		} else {
+			log.Warn("could not write the stored output of this build; building", "err", err)
+		}
+		return nil, false
+	}
+	// Used: newest for the pruning.
+	now := time.Now()
+	os.Chtimes(r.Name(), now, now)
+	return &meta, true
+}
+
+// keep stores the output just written at target under key, with meta,
+// and prunes the oldest stored outputs. Failures only cost the reuse.
+func keep(c *cache.Cache, key, target string, meta resultMeta, log *slog.Logger) {
+	fi, err := os.Stat(target)
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() > maxStoredResult {
+		return
+	}
+	store := func(kind string, r io.Reader) error {
+		w, err := c.CreateDerived(kind, key)
+		if err != nil {
+			return err
+		}
+		if _, err := io.Copy(w, r); err != nil {
+			w.Abort()
+			return err
+		}
+		return w.Commit()
+	}
+	f, err := os.Open(target)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	b, _ := json.Marshal(meta)
+	if err := store(resultKind, f); err != nil {
+		log.Debug("not keeping the output for rebuilds", "err", err)
+		return
+	}
+	if err := store(resultMetaKind, bytes.NewReader(b)); err != nil {
+		log.Debug("not keeping the output for rebuilds", "err", err)
+		c.RemoveDerived(resultKind, key)
+		return
+	}
+	prune(c, log)
+}
+
+// prune removes all but the keptResults newest stored outputs.
+func prune(c *cache.Cache, log *slog.Logger) {
+	dir := filepath.Join(c.Dir(), "derived", resultKind)
+	ents, err := os.ReadDir(dir)
+	if err != nil || len(ents) <= keptResults {
+		return
+	}
+	type stored struct {
+		name string
+		mod  time.Time
+	}
+	var all []stored
+	for _, e := range ents {
+		if fi, err := e.Info(); err == nil && fi.Mode().IsRegular() {
+			all = append(all, stored{e.Name(), fi.ModTime()})
+		}
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].mod.After(all[j].mod) })
+	for _, s := range all[min(keptResults, len(all)):] {
+		if err := c.RemoveDerived(resultKind, s.name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			log.Debug("pruning stored outputs", "err", err)
+		}
+		c.RemoveDerived(resultMetaKind, s.name)
+	}
+}
