@@ -12,7 +12,7 @@
 //     scripts that chown to other ids fail: Debian's base-files does).
 //   - extract: leave the packages unpacked and ship a second stage
 //     (SecondStage) that finishes the job, like debootstrap --foreign.
-//   - native: pure Go, no execution; not available yet.
+//   - native: pure Go, no execution (package native; not picked here).
 //   - auto: root if run as root, else unshare if a user namespace with an
 //     id range works, else an error.
 //
@@ -169,10 +169,11 @@ func DefaultEnv() []string {
 var ErrNoWay = errors.New("no way to run maintainer scripts: run as root, " +
 	"enable unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1, " +
 	"or kernel.apparmor_restrict_unprivileged_userns=0 on Ubuntu) " +
-	"or use --mode=native (not yet available) or --mode=extract")
+	"or use --mode=native or --mode=extract")
 
-// ErrNative is returned for --mode=native until it exists.
-var ErrNative = errors.New("--mode=native is not available yet; use --mode=root, --mode=unshare or --mode=extract")
+// ErrNative is returned for --mode=native: it runs nothing, so this
+// package has no Configurer for it (cmd/debstrap's native step is).
+var ErrNative = errors.New("--mode=native runs no maintainer script: it is native.Configure, not a configure.Configurer")
 
 // Seams for tests.
 var (

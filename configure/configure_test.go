@@ -46,7 +46,7 @@ func TestPick(t *testing.T) {
 		{mode: ModeAuto, arch: "amd64", euid: 1000, single: true, wantErr: "no id range"},
 		{mode: ModeUnshare, arch: "amd64", euid: 1000, probe: noUserns, wantErr: "--mode=unshare: unshare: operation not permitted"},
 		{mode: ModeExtract, arch: "s390x", euid: 1000, probe: noUserns, want: "extract"},
-		{mode: ModeNative, arch: "amd64", euid: 0, wantErr: "not available yet"},
+		{mode: ModeNative, arch: "amd64", euid: 0, wantErr: "runs no maintainer script"},
 		{mode: "chrootless", arch: "amd64", euid: 0, wantErr: `unknown mode "chrootless"`},
 		{mode: ModeRoot, arch: "i386", euid: 0, want: "root"},
 		{mode: ModeRoot, arch: "arm64", euid: 0, want: "root"},
