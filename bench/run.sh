@@ -37,22 +37,23 @@ POPULAR=$(sed -n 's/^POPULAR=//p' "$top/e2e/full.sh")
 export SOURCE_DATE_EPOCH=1700000000
 # mmdebstrap given a bare mirror adds no -updates or security suite:
 # debstrap is told the same, so both build the same package set.
+# --rebuild: a warm build builds; it does not write a kept output again.
 declare -A cmds=(
-  [debstrap-cold]="$DEBSTRAP build -q --no-updates --cache-dir=$work/cold --variant=$VARIANT $SUITE $work/out.tar $M"
-  [debstrap-cold-goxz]="env DEBSTRAP_XZ=go $DEBSTRAP build -q --no-updates --cache-dir=$work/cold --variant=$VARIANT $SUITE $work/out.tar $M"
-  [debstrap-warm]="$DEBSTRAP build -q --no-updates --cache-dir=$work/warm --variant=$VARIANT $SUITE $work/out.tar $M"
-  [debstrap-root-warm]="$DEBSTRAP build -q --no-updates --mode=root --cache-dir=$work/warm --variant=$VARIANT $SUITE $work/out.tar $M"
-  [debstrap-native-cold]="$DEBSTRAP build -q --no-updates --mode=native --cache-dir=$work/cold --variant=$VARIANT $SUITE $work/out.tar $M"
-  [debstrap-native-warm]="$DEBSTRAP build -q --no-updates --mode=native --cache-dir=$work/warm --variant=$VARIANT $SUITE $work/out.tar $M"
+  [debstrap-cold]="$DEBSTRAP build -q --rebuild --no-updates --cache-dir=$work/cold --variant=$VARIANT $SUITE $work/out.tar $M"
+  [debstrap-cold-goxz]="env DEBSTRAP_XZ=go $DEBSTRAP build -q --rebuild --no-updates --cache-dir=$work/cold --variant=$VARIANT $SUITE $work/out.tar $M"
+  [debstrap-warm]="$DEBSTRAP build -q --rebuild --no-updates --cache-dir=$work/warm --variant=$VARIANT $SUITE $work/out.tar $M"
+  [debstrap-root-warm]="$DEBSTRAP build -q --rebuild --no-updates --mode=root --cache-dir=$work/warm --variant=$VARIANT $SUITE $work/out.tar $M"
+  [debstrap-native-cold]="$DEBSTRAP build -q --rebuild --no-updates --mode=native --cache-dir=$work/cold --variant=$VARIANT $SUITE $work/out.tar $M"
+  [debstrap-native-warm]="$DEBSTRAP build -q --rebuild --no-updates --mode=native --cache-dir=$work/warm --variant=$VARIANT $SUITE $work/out.tar $M"
   [debstrap-resolve-warm]="$DEBSTRAP resolve -q --no-updates --cache-dir=$work/warm --variant=$VARIANT $SUITE $M"
   [mmdebstrap]="mmdebstrap -q --variant=$VARIANT $SUITE $work/out.tar $M"
   [mmdebstrap-tmpfs]="env TMPDIR=/dev/shm mmdebstrap -q --variant=$VARIANT $SUITE $work/out.tar $M"
   [debootstrap]="debootstrap --variant=$VARIANT $SUITE $work/root $M"
-  [debstrap-popular-warm]="$DEBSTRAP build -q --no-updates --cache-dir=$work/warm --variant=$VARIANT --include=$POPULAR $SUITE $work/out.tar $M"
-  [debstrap-popular-root-warm]="$DEBSTRAP build -q --no-updates --mode=root --cache-dir=$work/warm --variant=$VARIANT --include=$POPULAR $SUITE $work/out.tar $M"
+  [debstrap-popular-warm]="$DEBSTRAP build -q --rebuild --no-updates --cache-dir=$work/warm --variant=$VARIANT --include=$POPULAR $SUITE $work/out.tar $M"
+  [debstrap-popular-root-warm]="$DEBSTRAP build -q --rebuild --no-updates --mode=root --cache-dir=$work/warm --variant=$VARIANT --include=$POPULAR $SUITE $work/out.tar $M"
   [mmdebstrap-popular]="mmdebstrap -q --variant=$VARIANT --include=$POPULAR $SUITE $work/out.tar $M"
-  [debstrap-user-warm]="$as_user '$DEBSTRAP build -q --no-updates --cache-dir=$work/user/warm --variant=$VARIANT $SUITE $work/user/out.tar $M'"
-  [debstrap-user-cold]="$as_user 'rm -rf $work/user/cold; $DEBSTRAP build -q --no-updates --cache-dir=$work/user/cold --variant=$VARIANT $SUITE $work/user/out.tar $M'"
+  [debstrap-user-warm]="$as_user '$DEBSTRAP build -q --rebuild --no-updates --cache-dir=$work/user/warm --variant=$VARIANT $SUITE $work/user/out.tar $M'"
+  [debstrap-user-cold]="$as_user 'rm -rf $work/user/cold; $DEBSTRAP build -q --rebuild --no-updates --cache-dir=$work/user/cold --variant=$VARIANT $SUITE $work/user/out.tar $M'"
   [mmdebstrap-user]="$as_user 'mmdebstrap -q --mode=unshare --variant=$VARIANT $SUITE $work/user/out.tar $M'"
 )
 order=(debstrap-cold debstrap-cold-goxz debstrap-warm debstrap-root-warm debstrap-native-cold debstrap-native-warm debstrap-resolve-warm mmdebstrap mmdebstrap-tmpfs debootstrap
@@ -63,9 +64,9 @@ declare -A ref=([debstrap-popular-warm]=mmdebstrap-popular [debstrap-popular-roo
 refof() { echo "${ref[$1]:-mmdebstrap}"; }
 
 # Warm the warm caches once, untimed.
-$DEBSTRAP build -q --no-updates --cache-dir="$work/warm" --variant="$VARIANT" "$SUITE" "$work/out.tar" "$M"
-$DEBSTRAP build -q --no-updates --cache-dir="$work/warm" --variant="$VARIANT" --include="$POPULAR" "$SUITE" "$work/out.tar" "$M"
-$as_user "$DEBSTRAP build -q --no-updates --cache-dir=$work/user/warm --variant=$VARIANT $SUITE $work/user/out.tar $M"
+$DEBSTRAP build -q --rebuild --no-updates --cache-dir="$work/warm" --variant="$VARIANT" "$SUITE" "$work/out.tar" "$M"
+$DEBSTRAP build -q --rebuild --no-updates --cache-dir="$work/warm" --variant="$VARIANT" --include="$POPULAR" "$SUITE" "$work/out.tar" "$M"
+$as_user "$DEBSTRAP build -q --rebuild --no-updates --cache-dir=$work/user/warm --variant=$VARIANT $SUITE $work/user/out.tar $M"
 
 for run in $(seq "$RUNS"); do
   for name in "${order[@]}"; do

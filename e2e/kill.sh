@@ -19,14 +19,15 @@ leftovers() {
   } | sort -u
 }
 
+# --rebuild: these builds must run, not reuse an earlier output.
 # run_build WHO MODE TARGET: a build in the background; sets $bpid to
 # debstrap's own pid (not su's).
 run_build() {
   local who=$1 mode=$2 target=$3 log=$work/$(basename "$3").log
   if [ "$who" = root ]; then
-    "$DEBSTRAP" build -q --variant=minbase --mode="$mode" bookworm "$target" "$DM" > "$log" 2>&1 &
+    "$DEBSTRAP" build -q --rebuild --variant=minbase --mode="$mode" bookworm "$target" "$DM" > "$log" 2>&1 &
   else
-    as_user "$DEBSTRAP" build -q --variant=minbase --mode="$mode" bookworm "$target" "$DM" > "$log" 2>&1 &
+    as_user "$DEBSTRAP" build -q --rebuild --variant=minbase --mode="$mode" bookworm "$target" "$DM" > "$log" 2>&1 &
   fi
   spid=$!
   bpid=
