@@ -68,6 +68,11 @@ func resultKey(cfg BuildConfig, format export.Format, epoch time.Time, entries [
 	if cfg.ToolID == "" || cfg.Target == export.Stdout || format == export.FormatDir || format == export.FormatOCI {
 		return "", nil
 	}
+	// Only a new or regular file: a FIFO, /dev/stdout or a device gets
+	// what a build writes into it.
+	if fi, err := os.Stat(cfg.Target); err == nil && !fi.Mode().IsRegular() {
+		return "", nil
+	}
 	in := resultInputs{Version: 1, Tool: cfg.ToolID, Mode: cfg.ModeKey, Format: format, Epoch: epoch.Unix(),
 		Variant: cfg.Variant, Include: slices.Clone(cfg.Include), Architectures: cfg.Architectures}
 	sort.Strings(in.Include)
