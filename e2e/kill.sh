@@ -34,7 +34,7 @@ run_build() {
   for _ in $(seq 100); do
     # Anchored, and as WHO: su's own command line (run by root) holds
     # the same words, and killing su instead leaves debstrap running.
-    bpid=$(pgrep -n -u "$who" -f -- "^$DEBSTRAP build -q --variant=minbase --mode=$mode bookworm $target") && break
+    bpid=$(pgrep -n -u "$who" -f -- "^$DEBSTRAP build -q --rebuild --variant=minbase --mode=$mode bookworm $target") && break
     sleep 0.05
   done
 }
