@@ -226,6 +226,9 @@ type Options struct {
 	// Log receives warnings (e.g. owners that cannot be set in a directory
 	// written as an ordinary user). Nil discards them.
 	Log *slog.Logger
+	// Referrers are attached to an OCI layout's or OCI archive's image
+	// (see AttachReferrer); other formats cannot hold them.
+	Referrers []Referrer
 }
 
 // Write writes src to target in opts.Format. The output appears at target
@@ -249,6 +252,9 @@ func Write(ctx context.Context, src Source, target string, opts Options) (string
 		format = f
 	} else if !format.known() {
 		return "", fmt.Errorf("export: unknown output format %q: known formats are %s", format, knownList())
+	}
+	if len(opts.Referrers) > 0 && format != FormatOCI && format != FormatOCIArchive {
+		return "", fmt.Errorf("export: a %s cannot hold artifacts attached to an image (%s); only %s and %s can", format, opts.Referrers[0].ArtifactType, FormatOCI, FormatOCIArchive)
 	}
 	// "out/" names the directory out: temporaries go next to it, not in it.
 	target = filepath.Clean(target)

@@ -288,6 +288,9 @@ func writeImage(ctx context.Context, src Source, p *plan, target string, format 
 		err = writeLayout(img, tag, dout.tmp)
 		layer.remove() // it is in the layout directory
 		if err == nil {
+			err = attachAll(dout.tmp, opts.Referrers)
+		}
+		if err == nil {
 			err = layoutModes(dout.tmp)
 		}
 		if err == nil {
@@ -386,6 +389,9 @@ func writeOCIArchive(ctx context.Context, img v1.Image, tag name.Tag, target, sc
 		lock.Release()
 	}()
 	if err := writeLayout(img, tag, tmp); err != nil {
+		return err
+	}
+	if err := attachAll(tmp, opts.Referrers); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {

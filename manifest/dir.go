@@ -22,12 +22,12 @@ import (
 var hostXattrs = map[string]bool{"security.selinux": true}
 
 // readDir walks the directory root without following symlinks.
-func readDir(ctx context.Context, root string) (*Manifest, error) {
+func readDir(ctx context.Context, root string, k *keeper) (*Manifest, error) {
 	root, err := filepath.EvalSymlinks(root)
 	if err != nil {
 		return nil, err
 	}
-	t := newTree()
+	t := newTree(k)
 	type inodeKey struct{ dev, ino uint64 }
 	linked := map[inodeKey]*inode{}
 	h := sha256.New()
@@ -59,6 +59,14 @@ func readDir(ctx context.Context, root string) (*Manifest, error) {
 		if !fi.IsDir() && st.Nlink > 1 {
 			if n, ok := linked[key]; ok {
 				t.set(p, n)
+				if n.e.Type == TypeFile && t.keep.wants(p) && !t.keep.has(n.e.SHA256) {
+					// The group's first path was not wanted: read it now.
+					sum, err := t.keep.readFile(t, p, hp, n.e.Size)
+					if err == nil && sum != n.e.SHA256 {
+						err = fmt.Errorf("%s changed while being read", hp)
+					}
+					return err
+				}
 				return nil
 			}
 		}
@@ -66,6 +74,12 @@ func readDir(ctx context.Context, root string) (*Manifest, error) {
 		switch mt := fi.Mode().Type(); {
 		case mt == 0:
 			e.Type, e.Size = TypeFile, fi.Size()
+			if t.keep.wants(p) {
+				if e.SHA256, err = t.keep.readFile(t, p, hp, e.Size); err != nil {
+					return err
+				}
+				break
+			}
 			sum, n, err := hashFile(hp, h, buf)
 			if err != nil {
 				return err

@@ -15,6 +15,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // The image formats Read flattens.
@@ -55,7 +56,7 @@ func isOCILayout(dir string) bool {
 // whiteouts honoured. (go-containerregistry's mutate.Extract would do it,
 // but it silently drops symlinks whose relative target climbs above the
 // root, which a comparison must see, and needs a layout on disk.)
-func readImage(ctx context.Context, b blobs, kind string) (*Manifest, error) {
+func readImage(ctx context.Context, b blobs, kind string, k *keeper) (*Manifest, error) {
 	var (
 		layers []layerRef
 		err    error
@@ -68,7 +69,7 @@ func readImage(ctx context.Context, b blobs, kind string) (*Manifest, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", kind, err)
 	}
-	t := newTree()
+	t := newTree(k)
 	for i, l := range layers {
 		if err := applyLayer(ctx, b, t, l); err != nil {
 			return nil, fmt.Errorf("%s: layer %d (%s): %w", kind, i+1, l.name, err)
@@ -143,6 +144,9 @@ func ociLayers(b blobs) ([]layerRef, error) {
 	if err := collectImages(b, idx, &images, 0); err != nil {
 		return nil, err
 	}
+	if images, err = withoutArtifacts(b, images); err != nil {
+		return nil, err
+	}
 	img, err := pickImage(images)
 	if err != nil {
 		return nil, err
@@ -195,6 +199,40 @@ func collectImages(b blobs, idx *v1.IndexManifest, out *[]v1.Descriptor, depth i
 		}
 	}
 	return nil
+}
+
+// withoutArtifacts leaves out the artifacts attached to an image (an
+// SBOM, a signature: OCI 1.1 referrers), image manifests too but with an
+// artifactType other than an image config's, a subject, or the empty
+// config.
+func withoutArtifacts(b blobs, images []v1.Descriptor) ([]v1.Descriptor, error) {
+	var out []v1.Descriptor
+	for _, d := range images {
+		if d.ArtifactType != "" && !isConfig(types.MediaType(d.ArtifactType)) {
+			continue
+		}
+		if len(images) > 1 {
+			data, err := readBlob(b, d)
+			if err != nil {
+				return nil, fmt.Errorf("image manifest: %w", err)
+			}
+			m, err := v1.ParseManifest(bytes.NewReader(data))
+			if err != nil {
+				return nil, fmt.Errorf("image manifest %s: %w", d.Digest, err)
+			}
+			if (m.ArtifactType != "" && !isConfig(types.MediaType(m.ArtifactType))) || m.Subject != nil || m.Config.MediaType == types.OCIEmptyJSON {
+				continue
+			}
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// isConfig tells whether t is an image config's media type: the
+// artifactType the image spec gives an image's manifest.
+func isConfig(t types.MediaType) bool {
+	return t == types.OCIConfigJSON || t == types.DockerConfigJSON
 }
 
 func pickImage(images []v1.Descriptor) (v1.Descriptor, error) {

@@ -11,6 +11,10 @@
 // members ("./etc/" and "etc" are both /etc), which member of a hardlink
 // group a tar stores as the file, sizes of directories and symlinks, and
 // the mode of symlinks (always 0777 on Linux).
+//
+// ReadFiles reads a root the same way and also keeps the contents of the
+// files a caller asks for, as an fs.FS (the dpkg database and copyright
+// files an SBOM is made from).
 package manifest
 
 import (
@@ -346,7 +350,7 @@ func parseLine(text string) (Entry, error) {
 //     with whiteouts;
 //   - a manifest saved by WriteTo.
 func Read(ctx context.Context, name string) (*Manifest, error) {
-	m, err := read(ctx, name)
+	m, err := read(ctx, name, nil)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -356,16 +360,17 @@ func Read(ctx context.Context, name string) (*Manifest, error) {
 	return m, nil
 }
 
-func read(ctx context.Context, name string) (*Manifest, error) {
+// read is Read; k, if not nil, keeps the contents of the files it wants.
+func read(ctx context.Context, name string, k *keeper) (*Manifest, error) {
 	fi, err := os.Stat(name)
 	if err != nil {
 		return nil, err
 	}
 	if fi.IsDir() {
 		if isOCILayout(name) {
-			return readImage(ctx, dirBlobs(name), kindOCI)
+			return readImage(ctx, dirBlobs(name), kindOCI, k)
 		}
-		return readDir(ctx, name)
+		return readDir(ctx, name, k)
 	}
 	if !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("not a directory or a regular file (%s)", fi.Mode().Type())
@@ -387,9 +392,12 @@ func read(ctx context.Context, name string) (*Manifest, error) {
 		return nil, err
 	}
 	if bytes.Equal(magic[:n], []byte(header)) {
+		if k != nil {
+			return nil, errors.New("a saved manifest holds no file contents")
+		}
 		return Parse(bufio.NewReaderSize(f, 1<<20))
 	}
-	return readTarFile(ctx, f)
+	return readTarFile(ctx, f, k)
 }
 
 // fromTree sorts a tree's paths into a manifest and names hardlink groups.

@@ -26,12 +26,14 @@ import (
 type inode struct{ e Entry }
 
 // tree is a root being read: path → inode. Paths sharing an *inode are
-// hardlinks of each other.
+// hardlinks of each other. keep, if not nil, holds the contents of the
+// regular files ReadFiles was asked for.
 type tree struct {
 	paths map[string]*inode
+	keep  *keeper
 }
 
-func newTree() *tree { return &tree{paths: map[string]*inode{}} }
+func newTree(k *keeper) *tree { return &tree{paths: map[string]*inode{}, keep: k} }
 
 // set puts n at p. Replacing a directory with something else removes what
 // was under it, as unpacking would have to.
@@ -145,7 +147,11 @@ func readTar(ctx context.Context, r io.Reader, t *tree, layer bool) error {
 		if err != nil {
 			return err
 		}
-		if n.e.Type == TypeFile {
+		if n.e.Type == TypeFile && t.keep.wants(p) {
+			if n.e.SHA256, err = t.keep.read(t, p, tr, hdr.Size); err != nil {
+				return err
+			}
+		} else if n.e.Type == TypeFile {
 			h.Reset()
 			got, err := io.CopyBuffer(h, tr, buf)
 			if err != nil {
@@ -276,7 +282,7 @@ func decompress(br *bufio.Reader) (io.Reader, compression, func(), error) {
 
 // readTarFile reads a tar file, compressed or not. A plain tar that holds
 // an OCI layout or a docker-archive is read as that image instead.
-func readTarFile(ctx context.Context, f *os.File) (*Manifest, error) {
+func readTarFile(ctx context.Context, f *os.File, k *keeper) (*Manifest, error) {
 	br := bufio.NewReaderSize(f, 1<<20)
 	r, c, done, err := decompress(br)
 	if err != nil {
@@ -294,7 +300,7 @@ func readTarFile(ctx context.Context, f *os.File) (*Manifest, error) {
 			return nil, err
 		}
 		if kind != "" {
-			return readImage(ctx, blobs, kind)
+			return readImage(ctx, blobs, kind, k)
 		}
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
 			return nil, err
@@ -302,7 +308,7 @@ func readTarFile(ctx context.Context, f *os.File) (*Manifest, error) {
 		br.Reset(f)
 		r = br
 	}
-	t := newTree()
+	t := newTree(k)
 	if err := readTar(ctx, r, t, false); err != nil {
 		return nil, err
 	}

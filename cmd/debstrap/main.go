@@ -23,6 +23,7 @@ Usage:
   debstrap download [flags] SUITE DIR [MIRROR...]      fetch the package set's .debs
   debstrap diff     [flags] A B                        compare two images (dir, tar, OCI)
   debstrap manifest IMAGE                              list an image's paths, owners, hashes
+  debstrap sbom     [flags] IMAGE                      write an image's SBOM (SPDX, CycloneDX)
   debstrap version
 
 MIRROR is a URL (http, https, file), a one-line "deb URL SUITE COMPONENT..."
@@ -142,6 +143,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runDiff(ctx, rest, stdout, stderr)
 	case "manifest":
 		err = runManifest(ctx, rest, stdout, stderr)
+	case "sbom":
+		err = runSBOM(ctx, rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "debstrap", version())
 		return 0
@@ -149,7 +152,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if len(rest) > 0 && cmd == "help" {
 			// debstrap help SUBCMD is SUBCMD --help.
 			switch rest[0] {
-			case "resolve", "download", "build", "lock", "diff", "manifest":
+			case "resolve", "download", "build", "lock", "diff", "manifest", "sbom":
 				return run(ctx, []string{rest[0], "--help"}, stdout, stderr)
 			case "version", "help":
 				fmt.Fprint(stdout, usage)

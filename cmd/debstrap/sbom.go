@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/debstrap/debstrap/bootstrap"
+	"github.com/debstrap/debstrap/sbom"
+)
+
+const sbomHelp = `Usage: debstrap sbom [--format=spdx|cyclonedx] [-o FILE] IMAGE
+
+Writes a software bill of materials of IMAGE: one entry per Debian package
+dpkg has in it (var/lib/dpkg/status; "unpacked" and other unfinished states
+included), with its version, its purl as syft writes it
+(pkg:deb/debian/NAME@VERSION?arch=ARCH&distro=debian-12), its source
+package, its Maintainer as supplier, its licenses from its machine-readable
+copyright file (NOASSERTION where there is none), and the packages it
+depends on. IMAGE is a directory, a tarball (plain, .gz, .xz, .zst, .bz2),
+an OCI layout, an OCI archive or a docker-archive.
+
+The format is SPDX 2.3 JSON or CycloneDX 1.6 JSON: --format, else the name
+of -o's FILE (NAME.cdx.json CycloneDX, NAME.spdx.json SPDX), else SPDX.
+
+The same image gives the same bytes: the document's time is
+SOURCE_DATE_EPOCH, or the Unix epoch (1970-01-01) when it is unset; the
+SPDX namespace and the CycloneDX serial number are UUIDs derived from the
+document's content.
+
+Examples:
+  debstrap sbom bookworm.tar > bookworm.spdx.json
+  debstrap sbom -o bookworm.cdx.json bookworm.oci
+  SOURCE_DATE_EPOCH=1700000000 debstrap sbom --format=cyclonedx rootdir/
+`
+
+func runSBOM(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("sbom", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	format := fs.String("format", "", "spdx or cyclonedx (default: from -o's FILE name, else spdx)")
+	var out string
+	fs.StringVar(&out, "o", "", "write the document to `FILE` (default: standard output)")
+	fs.StringVar(&out, "output", "", "the same as -o")
+	pos, err := parse(fs, args, []string{"IMAGE"}, sbomHelp, stdout)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError{fmt.Errorf("want 1 image, got %d", len(pos))}
+	}
+	f, err := sbom.FormatFor(out, *format)
+	if err != nil {
+		return usageError{err}
+	}
+	epoch, err := bootstrap.EpochFromEnv(os.Getenv("SOURCE_DATE_EPOCH"))
+	if err != nil {
+		return err
+	}
+	doc, err := sbom.Read(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	data, err := sbom.Bytes(doc, f, sbom.Options{Version: version(), Created: epoch})
+	if err != nil {
+		return err
+	}
+	if out == "" || out == "-" {
+		_, err = stdout.Write(data)
+		return err
+	}
+	return writeReplacing(out, data)
+}
+
+// writeReplacing writes data to a temporary file next to name and renames
+// it to name: name is whole or as it was.
+func writeReplacing(name string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Chmod(0o644)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), name)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	return nil
+}
