@@ -38,6 +38,11 @@ type BuildConfig struct {
 	// (and keeps the new output).
 	ToolID, ModeKey string
 	Rebuild         bool
+	// SBOM, if set, is a file to write the image's SBOM to (SPDX or
+	// CycloneDX JSON by its name, see sbom.FormatFor); an OCI output
+	// also carries it, attached to the image. Version is debstrap's,
+	// for the SBOM's creator.
+	SBOM, Version string
 	// Keepable says, after the build, whether its output may be reused
 	// (nil: yes): not when the build had warnings a reuse would not
 	// repeat (native mode's packages left, effects left out).
@@ -296,14 +301,31 @@ func Run(ctx context.Context, c *cache.Cache, cfg BuildConfig) (*Result, error) 
 	if err != nil && format != export.FormatDir && !strings.HasPrefix(string(format), "tar") {
 		return nil, err
 	}
+	var sbomData []byte
+	var referrers []export.Referrer
+	if cfg.SBOM != "" {
+		data, f, err := makeSBOM(st, plan, cfg.SBOM, cfg.Version, epoch)
+		if err != nil {
+			return nil, err
+		}
+		sbomData = data
+		if attachable(format) {
+			referrers = []export.Referrer{{ArtifactType: f.MediaType(), Data: data}}
+		}
+	}
 	rd := st.Reader()
 	defer rd.Close()
 	res.Digest, err = export.Write(ctx, export.FromFiles(rd), cfg.Target, export.Options{
 		Format: format, Epoch: epoch, Architecture: arch, Variant: variant, Log: log, Stdout: cfg.Stdout,
-		Progress: cfg.ExportProgress,
+		Progress: cfg.ExportProgress, Referrers: referrers,
 	})
 	if err != nil {
 		return nil, err
+	}
+	if sbomData != nil {
+		if err := writeSBOM(cfg.SBOM, sbomData); err != nil {
+			return nil, err
+		}
 	}
 	done()
 	if fi, err := os.Stat(cfg.Target); err == nil && !fi.IsDir() {

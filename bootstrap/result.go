@@ -65,7 +65,8 @@ type resultMeta struct {
 // resultKey is the key of a build of these sources and packages, or ""
 // when the build's output is not kept (no ToolID, a directory, stdout).
 func resultKey(cfg BuildConfig, format export.Format, epoch time.Time, entries []apt.Entry, pkgs []lock.Package) (string, error) {
-	if cfg.ToolID == "" || cfg.Target == export.Stdout || format == export.FormatDir || format == export.FormatOCI {
+	// With an SBOM the build runs: the SBOM is made from the root.
+	if cfg.ToolID == "" || cfg.SBOM != "" || cfg.Target == export.Stdout || format == export.FormatDir || format == export.FormatOCI {
 		return "", nil
 	}
 	// Only a new or regular file: a FIFO, /dev/stdout or a device gets

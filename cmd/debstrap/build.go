@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -71,6 +72,7 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	lockFile := fs.String("lock", "", "install exactly the set of this lock file (debstrap lock), resolving nothing; then give TARGET [MIRROR...], MIRROR being fallback mirrors")
 	var fallbacks listFlag
 	fs.Var(&fallbacks, "fallback-mirror", "with --lock: a mirror to fetch .debs from by pool path when the lock's sources no longer have them (repeatable)")
+	sbomFile := fs.String("sbom", "", "also write the image's SBOM to this file: SPDX 2.3 JSON (NAME.spdx.json) or CycloneDX 1.6 JSON (NAME.cdx.json); an OCI image carries it attached (see docs/sbom.md)")
 	rebuild := fs.Bool("rebuild", false, "build even when the cache holds the output of a build with the same inputs (lock or resolved set, flags, debstrap itself)")
 	var nf nativeFlags
 	nf.register(fs)
@@ -109,6 +111,12 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		if len(fallbacks) > 0 {
 			return usageError{errors.New("--fallback-mirror is for --lock builds")}
+		}
+	}
+	if *sbomFile != "" {
+		// Before minutes of work, as for the target.
+		if fi, err := os.Stat(filepath.Dir(*sbomFile)); err != nil || !fi.IsDir() {
+			return fmt.Errorf("--sbom=%s: no directory %s to write it in", *sbomFile, filepath.Dir(*sbomFile))
 		}
 	}
 	epoch, err := specEpoch(sp)
@@ -156,6 +164,8 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		ToolID:     toolID(),
 		ModeKey:    modeKey(*mode, conf, nf.limits()),
 		Rebuild:    *rebuild,
+		SBOM:       *sbomFile,
+		Version:    version(),
 		Keepable:   nout.quiet,
 		Epoch:      epoch,
 		Configure:  conf,

@@ -17,7 +17,7 @@ import (
 // running one has: a shared debstrap.yaml holds them, and each command
 // takes its own (TestSpecKnowsEveryFlag keeps the list whole).
 var otherCommandKeys = []string{
-	"mode", "format", "lock", "fallback-mirror", "rebuild",
+	"mode", "format", "lock", "fallback-mirror", "rebuild", "sbom",
 	"native-script-timeout", "native-script-memory", "native-script-output", "native-script-writes",
 	"output", "download", "check", "update",
 }
