@@ -136,6 +136,9 @@ func SecurityURI(mirror string, d distro.Distribution) string {
 	return u.String()
 }
 
+// CheckURI accepts the URL of a mirror: http, https or file.
+func CheckURI(s string) error { return checkURI(s) }
+
 func checkURI(s string) error {
 	u, err := url.Parse(s)
 	if err != nil {

@@ -1,6 +1,7 @@
 package bootstrap
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -323,8 +324,8 @@ func Run(ctx context.Context, c *cache.Cache, cfg BuildConfig) (*Result, error) 
 		return nil, err
 	}
 	if sbomData != nil {
-		if err := writeSBOM(cfg.SBOM, sbomData); err != nil {
-			return nil, err
+		if err := export.Copy(ctx, bytes.NewReader(sbomData), cfg.SBOM, nil); err != nil {
+			return nil, fmt.Errorf("writing the SBOM: %w", err)
 		}
 	}
 	done()

@@ -68,16 +68,7 @@ func localDeb(path string) (*apt.Package, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading: %w", err)
 	}
-	d, err := deb.Open(abs)
-	if err != nil {
-		return nil, err
-	}
-	defer d.Close()
-	c, err := d.Control()
-	if err != nil {
-		return nil, err
-	}
-	p, err := controlPackage(c)
+	p, err := debPackage(abs)
 	if err != nil {
 		return nil, err
 	}
@@ -90,6 +81,20 @@ func localDeb(path string) (*apt.Package, error) {
 		Order:        -1,
 	}
 	return p, nil
+}
+
+// debPackage is the package the .deb at path describes (controlPackage).
+func debPackage(path string) (*apt.Package, error) {
+	d, err := deb.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	c, err := d.Control()
+	if err != nil {
+		return nil, err
+	}
+	return controlPackage(c)
 }
 
 // controlPackage is the package a .deb's control file describes, as an

@@ -10,7 +10,6 @@ import (
 
 	"github.com/debstrap/debstrap/apt"
 	"github.com/debstrap/debstrap/cache"
-	"github.com/debstrap/debstrap/deb"
 	"github.com/debstrap/debstrap/distro"
 	"github.com/debstrap/debstrap/lock"
 )
@@ -180,16 +179,7 @@ func FromLock(ctx context.Context, c *cache.Cache, l *lock.Lock, cfg Config) (*P
 // names it: its control file's relations, the lock's pool path, size,
 // hash and the archive's priority.
 func lockedPackage(path string, lp lock.Package) (*apt.Package, error) {
-	d, err := deb.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer d.Close()
-	c, err := d.Control()
-	if err != nil {
-		return nil, err
-	}
-	pkg, err := controlPackage(c)
+	pkg, err := debPackage(path)
 	if err != nil {
 		return nil, err
 	}

@@ -3,8 +3,6 @@ package bootstrap
 import (
 	"fmt"
 	"io/fs"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/debstrap/debstrap/export"
@@ -49,32 +47,4 @@ func makeSBOM(st *rootfs.Stage, plan *Plan, file, version string, epoch time.Tim
 // attachable says whether the format holds an SBOM attached to the image.
 func attachable(f export.Format) bool {
 	return f == export.FormatOCI || f == export.FormatOCIArchive
-}
-
-// writeSBOM writes data to file through a temporary name, renamed when
-// whole.
-func writeSBOM(file string, data []byte) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(file), "."+filepath.Base(file)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("writing the SBOM: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		return fmt.Errorf("writing the SBOM %s: %w", file, err)
-	}
-	if err = f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("writing the SBOM %s: %w", file, err)
-	}
-	if err = os.Rename(f.Name(), file); err != nil {
-		return fmt.Errorf("writing the SBOM: %w", err)
-	}
-	return nil
 }

@@ -18,11 +18,12 @@ import (
 	"net/url"
 	"os"
 	"path"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/debstrap/debstrap/apt"
 )
 
 // Version is the format version this package writes and reads.
@@ -115,34 +116,6 @@ func (l *Lock) Write(w io.Writer) error {
 	return err
 }
 
-// WriteFile writes l to name through a temporary file in the same
-// directory, renamed into place: a reader never sees half a lock.
-func (l *Lock) WriteFile(name string) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("writing the lock: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if err := l.Write(f); err != nil {
-		return fmt.Errorf("writing the lock %s: %w", name, err)
-	}
-	if err := f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("writing the lock %s: %w", name, err)
-	}
-	if err := os.Rename(f.Name(), name); err != nil {
-		return fmt.Errorf("writing the lock: %w", err)
-	}
-	return nil
-}
-
 // maxSize bounds a lock file read: some thousands of packages take a few
 // MiB.
 const maxSize = 64 << 20
@@ -223,7 +196,7 @@ func (l *Lock) Check() error {
 		}
 	}
 	for i, s := range l.Sources {
-		if err := checkURL(s.URI); err != nil {
+		if err := apt.CheckURI(s.URI); err != nil {
 			return fmt.Errorf("source %d: %w", i+1, err)
 		}
 		if s.Suite == "" || strings.Contains(s.Suite, "..") || len(s.Components) == 0 {
@@ -239,7 +212,7 @@ func (l *Lock) Check() error {
 		}
 	}
 	for _, m := range l.FallbackMirrors {
-		if err := checkURL(m); err != nil {
+		if err := apt.CheckURI(m); err != nil {
 			return fmt.Errorf("fallback mirror: %w", err)
 		}
 	}
@@ -281,18 +254,6 @@ func checkFilename(p Package) error {
 		return fmt.Errorf("package %s: filename %q is not a relative pool path", p.Name, f)
 	}
 	return nil
-}
-
-func checkURL(s string) error {
-	u, err := url.Parse(s)
-	if err != nil {
-		return fmt.Errorf("URL %q: %w", s, err)
-	}
-	switch u.Scheme {
-	case "http", "https", "file":
-		return nil
-	}
-	return fmt.Errorf("URL %q: want http, https or file", s)
 }
 
 func isSHA256(s string) bool {

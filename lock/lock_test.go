@@ -58,7 +58,7 @@ func TestReadErrors(t *testing.T) {
 		{"escape", `"pool/main/z/`, `"/etc/`, `package zlib1g: filename "/etc/zlib/zlib1g_1.2.13.dfsg-1_amd64.deb" is not a relative pool path`},
 		{"name", `"name": "zlib1g"`, `"name": "Zlib 1g"`, `package "Zlib 1g": not a Debian package name`},
 		{"twice", `"name": "zlib1g"`, `"name": "base-files"`, `package base-files:amd64 is listed twice`},
-		{"source URL", `http://mirror.invalid`, `ftp://mirror.invalid`, `source 1: URL "ftp://mirror.invalid/debian": want http, https or file`},
+		{"source URL", `http://mirror.invalid`, `ftp://mirror.invalid`, `source 1: mirror "ftp://mirror.invalid/debian": unsupported scheme "ftp"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			in := strings.Replace(good.String(), tc.old, tc.new, 1)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/debstrap/debstrap/apt"
 	"github.com/debstrap/debstrap/bootstrap"
+	"github.com/debstrap/debstrap/export"
 	"github.com/debstrap/debstrap/lock"
 	"github.com/debstrap/debstrap/spec"
 )
@@ -87,7 +89,7 @@ func runLock(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return err
 		}
 		l := plan.Lock(cfg, lockEpoch(epoch, plan))
-		if err := l.WriteFile(pos[1]); err != nil {
+		if err := writeLock(ctx, l, pos[1]); err != nil {
 			return err
 		}
 		if !c.quiet {
@@ -136,7 +138,7 @@ func runLock(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			}
 			return nil
 		}
-		if err := l.WriteFile(pos[0]); err != nil {
+		if err := writeLock(ctx, l, pos[0]); err != nil {
 			return exitStatus{2, err}
 		}
 		if !c.quiet {
@@ -198,4 +200,16 @@ func sameSources(a, b *lock.Lock) bool {
 		}
 	}
 	return a.Epoch == b.Epoch
+}
+
+// writeLock writes l to name whole or not at all, as an image is written.
+func writeLock(ctx context.Context, l *lock.Lock, name string) error {
+	var b bytes.Buffer
+	if err := l.Write(&b); err != nil {
+		return fmt.Errorf("lock %s: %w", name, err)
+	}
+	if err := export.Copy(ctx, &b, name, nil); err != nil {
+		return fmt.Errorf("writing the lock: %w", err)
+	}
+	return nil
 }

@@ -1,14 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/debstrap/debstrap/bootstrap"
+	"github.com/debstrap/debstrap/export"
 	"github.com/debstrap/debstrap/sbom"
 )
 
@@ -71,29 +72,5 @@ func runSBOM(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		_, err = stdout.Write(data)
 		return err
 	}
-	return writeReplacing(out, data)
-}
-
-// writeReplacing writes data to a temporary file next to name and renames
-// it to name: name is whole or as it was.
-func writeReplacing(name string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Chmod(0o644)
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), name)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return fmt.Errorf("write %s: %w", name, err)
-	}
-	return nil
+	return export.Copy(ctx, bytes.NewReader(data), out, nil)
 }
