@@ -23,6 +23,8 @@ import (
 )
 
 const buildHelp = `Usage: debstrap build [flags] SUITE TARGET [MIRROR...]
+       debstrap build --lock=LOCKFILE [flags] TARGET [FALLBACK-MIRROR...]
+       debstrap build -f SPEC [flags] [[SUITE] TARGET [MIRROR...]]
 
 Builds a root filesystem of SUITE (bookworm, trixie, noble, ...) and writes
 it to TARGET. The format comes from TARGET's name, or --format:
@@ -53,8 +55,15 @@ host's xz(1) when there is one, about twice as fast as in Go
 package's decompressed data is kept in the cache, so the next build of the
 same packages skips decompressing xz altogether.
 
+--lock installs exactly a lock file's packages (see 'debstrap lock'); -f
+reads flags and arguments from a YAML spec file (docs/reproducible.md).
+--sbom also writes the image's SBOM. A build whose inputs equal an earlier
+one's writes that output again from the cache (--rebuild: build anyway).
+
 Examples:
   debstrap build --variant=minbase bookworm bookworm.tar
+  debstrap build --lock=bookworm.lock --sbom=bookworm.spdx.json bookworm.oci.tar
+  debstrap build -f examples/trixie-curl-ci.yaml
   debstrap build --include=curl,ca-certificates trixie trixie.oci.tar
   SOURCE_DATE_EPOCH=1700000000 debstrap build bookworm rootfs.tar.zst
   debstrap build --variant=minbase --components=main,universe noble noble.tar \
