@@ -80,6 +80,17 @@ type Options struct {
 	Parallel int
 	// Progress is told about downloads (not about cache hits); nil is silent.
 	Progress Progress
+	// Offline makes no network request: what is not in the cache (a
+	// signed file's stored copy, a blob) is an *OfflineError; file://
+	// URLs (local archives) are read as usual.
+	Offline bool
+}
+
+// OfflineError is what Offline gives for a file the cache lacks.
+type OfflineError struct{ URL string }
+
+func (e *OfflineError) Error() string {
+	return e.URL + " is not in the cache, and offline no network request is made"
 }
 
 // Progress follows downloads. Calls come from several goroutines at once.
@@ -125,6 +136,7 @@ type Cache struct {
 	parallel     int
 	progress     Progress
 	locks        keyLocks
+	offline      bool
 }
 
 // DefaultDir is $XDG_CACHE_HOME/debstrap, else ~/.cache/debstrap.
@@ -169,6 +181,7 @@ func New(opts Options) (*Cache, error) {
 		log:          opts.Logger,
 		parallel:     opts.Parallel,
 		progress:     opts.Progress,
+		offline:      opts.Offline,
 	}
 	if c.client == nil {
 		c.client = defaultClient()

@@ -247,6 +247,9 @@ func rate(r int64) string {
 // size is the body's expected size (or its limit), for the watchdog's
 // overall bound.
 func (c *Cache) open(ctx context.Context, url string, hdr http.Header, size int64) (*response, error) {
+	if c.offline && !isFileURL(url) {
+		return nil, &OfflineError{URL: url}
+	}
 	rctx, cancel := context.WithCancelCause(ctx)
 	req, err := http.NewRequestWithContext(rctx, http.MethodGet, url, nil)
 	if err != nil {
@@ -341,3 +344,7 @@ func unwrapURLError(err error) error {
 	}
 	return err
 }
+
+// isFileURL reports whether url names a local file (file://), which
+// Offline still reads.
+func isFileURL(url string) bool { return strings.HasPrefix(url, "file:") }

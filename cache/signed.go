@@ -45,6 +45,16 @@ func (c *Cache) FetchSigned(ctx context.Context, url string, verify func([]byte)
 		c.log.Warn("ignoring unreadable stored copy", "url", url, "path", path, "err", err)
 		stored = nil
 	}
+	if c.offline && !isFileURL(url) {
+		// The stored copy, checked again (its Valid-Until, the keys).
+		if stored == nil {
+			return nil, &OfflineError{URL: url}
+		}
+		if err := verify(stored); err != nil {
+			return nil, fmt.Errorf("verify the stored copy of %s: %w", url, err)
+		}
+		return stored, nil
+	}
 	hdr := http.Header{}
 	if stored != nil {
 		if meta.ETag != "" {

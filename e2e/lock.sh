@@ -39,6 +39,12 @@ epoch=$(sed -n 's/^  "epoch": \([0-9]*\),$/\1/p' "$d/bookworm.lock")
 if [ "$epoch" != "$SOURCE_DATE_EPOCH" ] && [ "$(date -u -d "@$epoch" '+%Y-%m-%d %H:%M')" = "$mtime" ]; then ok "dated by the lock's epoch, its Release's Date ($(date -u -d "@$epoch"))"
 else bad "the image's mtimes ($mtime) are not the lock's epoch ($epoch)"; fi
 
+# Offline: the cache that built image2 builds it again, no network.
+if no_epoch "$DEBSTRAP" build -q --offline --rebuild --lock="$d/bookworm.lock" --cache-dir="$d/cache2" "$d/offline.tar" > "$d/offline.log" 2>&1 &&
+  cmp -s "$d/offline.tar" "$d/image1.tar"; then ok "build --offline --lock from a filled cache: the same image, no network"
+else bad "build --offline: $(tail -3 "$d/offline.log")"; fi
+rm -f "$d/offline.tar"
+
 step "lock --check: pending updates"
 as_user "$DEBSTRAP" lock -q --variant=minbase --include=curl bookworm "$d/release.lock" "deb $DM bookworm main" > "$d/release.log" 2>&1 ||
   bad "lock of bookworm alone: $(tail -3 "$d/release.log")"

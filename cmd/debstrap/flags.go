@@ -55,6 +55,7 @@ type common struct {
 	noValidUntil  bool
 	snapshot      string
 	snapshotURL   string
+	offline       bool
 	quiet         bool
 	verbose       bool
 
@@ -81,6 +82,7 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.noValidUntil, "no-check-valid-until", false, "accept Release files past their Valid-Until, as a snapshot archive's are (one source: its option [check-valid-until=no])")
 	fs.StringVar(&c.snapshot, "snapshot", "", "read every source as the snapshot service kept it at this time (20240131T091500Z or 2024-01-31): SERVICE/ARCHIVE/TIME, ARCHIVE the mirror's last path element")
 	fs.StringVar(&c.snapshotURL, "snapshot-mirror", "", "the snapshot service's base URL for --snapshot (default $DEBSTRAP_SNAPSHOT_MIRROR)")
+	fs.BoolVar(&c.offline, "offline", false, "make no network request: only the cache and local (file://) sources; anything missing is an error naming it")
 	fs.BoolVar(&c.quiet, "quiet", false, "print only errors")
 	fs.BoolVar(&c.quiet, "q", false, "short for --quiet")
 	fs.BoolVar(&c.verbose, "verbose", false, "print what is done, step by step")
@@ -163,7 +165,7 @@ func (c *common) cache(stderr io.Writer, log *slog.Logger) (*cache.Cache, error)
 		}
 		dir = d
 	}
-	opts := cache.Options{Dir: dir, Logger: log,
+	opts := cache.Options{Dir: dir, Logger: log, Offline: c.offline,
 		Timeout: time.Duration(c.dlTimeout), StallTimeout: time.Duration(c.dlStall), MinRate: int64(c.dlMinRate)}
 	if c.bar.Enabled() {
 		opts.Progress = c.bar
