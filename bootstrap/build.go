@@ -174,11 +174,7 @@ func Run(ctx context.Context, c *cache.Cache, cfg BuildConfig) (*Result, error) 
 		if epoch.IsZero() {
 			epoch = time.Unix(l.Epoch, 0)
 		}
-		var entries []apt.Entry
-		for _, s := range l.Sources {
-			entries = append(entries, apt.Entry{URI: s.URI, Suite: s.Suite, Components: s.Components})
-		}
-		if key, err = resultKey(cfg, format, epoch.UTC().Truncate(time.Second), entries, l.Packages); err != nil {
+		if key, err = resultKey(cfg, format, epoch.UTC().Truncate(time.Second), l); err != nil {
 			return nil, err
 		}
 		if reused(key) {
@@ -209,7 +205,7 @@ func Run(ctx context.Context, c *cache.Cache, cfg BuildConfig) (*Result, error) 
 	epoch = epoch.UTC().Truncate(time.Second)
 	res.Codename, res.Packages = plan.Release.Codename, len(plan.Packages)
 	if cfg.Lock == nil {
-		if key, err = resultKey(cfg, format, epoch, plan.Entries, planPackages(plan)); err != nil {
+		if key, err = resultKey(cfg, format, epoch, plan.Lock(cfg.Config, epoch)); err != nil {
 			return nil, err
 		}
 		if reused(key) {

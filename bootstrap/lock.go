@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"path"
 	"strings"
 	"time"
 
@@ -87,7 +88,7 @@ func FromLock(ctx context.Context, c *cache.Cache, l *lock.Lock, cfg Config) (*P
 	rel, known := distro.Lookup(l.Suite)
 	p := &Plan{Release: rel, Architecture: l.Architectures[0], Foreign: l.Architectures[1:]}
 	for _, s := range l.Sources {
-		p.Entries = append(p.Entries, apt.Entry{URI: s.URI, Suite: s.Suite, Components: s.Components, Options: s.Options})
+		p.Entries = append(p.Entries, s.Entry())
 	}
 	if !known || rel.Codename == "" {
 		// "stable" and friends: what the Release said that day.
@@ -143,7 +144,7 @@ func FromLock(ctx context.Context, c *cache.Cache, l *lock.Lock, cfg Config) (*P
 				urls = append(urls, strings.TrimRight(m, "/")+"/"+lp.Filename)
 			}
 		}
-		items[i] = cache.Item{Name: lp.Name + "_" + strings.ReplaceAll(lp.Version, ":", "%3a") + "_" + lp.Architecture + ".deb",
+		items[i] = cache.Item{Name: DebName(&apt.Package{Name: lp.Name, Version: lp.Version, Architecture: lp.Architecture}),
 			URLs: urls, Size: lp.Size, SHA256: lp.SHA256}
 	}
 	log.Info("fetching the lock's packages", "packages", len(items))
@@ -156,18 +157,13 @@ func FromLock(ctx context.Context, c *cache.Cache, l *lock.Lock, cfg Config) (*P
 		if err != nil {
 			return nil, fmt.Errorf("lock: package %s %s: %w", lp.Name, lp.Version, err)
 		}
-		mirror := ""
+		pkg.Index = &apt.Index{Suite: lp.Suite, Component: lp.Component, Architecture: lp.Architecture}
 		if src := l.SourceOf(lp); src != nil {
-			mirror = strings.TrimRight(src.URI, "/")
+			pkg.Index.Mirror, pkg.Index.Codename = strings.TrimRight(src.URI, "/"), src.Codename
 		} else if u, err := url.Parse(lp.Filename); err == nil {
 			// A local .deb: its directory, as localDeb names it.
-			dir, base := u.Path[:strings.LastIndex(u.Path, "/")], u.Path[strings.LastIndex(u.Path, "/")+1:]
-			mirror = (&url.URL{Scheme: "file", Path: dir}).String()
-			pkg.Filename = url.PathEscape(base)
-		}
-		pkg.Index = &apt.Index{Mirror: mirror, Suite: lp.Suite, Component: lp.Component, Architecture: lp.Architecture}
-		if src := l.SourceOf(lp); src != nil {
-			pkg.Index.Codename = src.Codename
+			pkg.Index.Mirror = (&url.URL{Scheme: "file", Path: path.Dir(u.Path)}).String()
+			pkg.Filename = url.PathEscape(path.Base(u.Path))
 		}
 		p.Packages = append(p.Packages, pkg)
 	}

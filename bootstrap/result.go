@@ -17,7 +17,6 @@ import (
 	"sort"
 	"time"
 
-	"github.com/debstrap/debstrap/apt"
 	"github.com/debstrap/debstrap/cache"
 	"github.com/debstrap/debstrap/export"
 	"github.com/debstrap/debstrap/lock"
@@ -62,9 +61,10 @@ type resultMeta struct {
 	Digest   string `json:"digest"`
 }
 
-// resultKey is the key of a build of these sources and packages, or ""
-// when the build's output is not kept (no ToolID, a directory, stdout).
-func resultKey(cfg BuildConfig, format export.Format, epoch time.Time, entries []apt.Entry, pkgs []lock.Package) (string, error) {
+// resultKey is the key of a build of the set l fixes (a lock file's, or
+// the resolved plan's written as one), or "" when the build's output is
+// not kept (no ToolID, a directory, stdout).
+func resultKey(cfg BuildConfig, format export.Format, epoch time.Time, l *lock.Lock) (string, error) {
 	// With an SBOM the build runs: the SBOM is made from the root.
 	if cfg.ToolID == "" || cfg.SBOM != "" || cfg.Target == export.Stdout || format == export.FormatDir || format == export.FormatOCI {
 		return "", nil
@@ -77,8 +77,8 @@ func resultKey(cfg BuildConfig, format export.Format, epoch time.Time, entries [
 	in := resultInputs{Version: 1, Tool: cfg.ToolID, Mode: cfg.ModeKey, Format: format, Epoch: epoch.Unix(),
 		Variant: cfg.Variant, Include: slices.Clone(cfg.Include), Architectures: cfg.Architectures}
 	sort.Strings(in.Include)
-	for _, e := range entries {
-		in.Sources = append(in.Sources, e.URI+" "+e.Suite+" "+fmt.Sprint(e.Components))
+	for _, src := range l.Sources {
+		in.Sources = append(in.Sources, src.URI+" "+src.Suite+" "+fmt.Sprint(src.Components))
 	}
 	if cfg.Keyring != "" {
 		fi, err := os.Stat(cfg.Keyring)
@@ -93,7 +93,7 @@ func resultKey(cfg BuildConfig, format export.Format, epoch time.Time, entries [
 			in.Keyring = sha256Hex(data)
 		}
 	}
-	for _, p := range pkgs {
+	for _, p := range l.Packages {
 		in.Packages = append(in.Packages, p.Name+" "+p.Version+" "+p.Architecture+" "+p.Priority+" "+p.SHA256)
 	}
 	sort.Strings(in.Packages)
@@ -107,15 +107,6 @@ func resultKey(cfg BuildConfig, format export.Format, epoch time.Time, entries [
 func sha256Hex(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
-}
-
-// planPackages are a plan's packages as a lock lists them.
-func planPackages(p *Plan) []lock.Package {
-	out := make([]lock.Package, len(p.Packages))
-	for i, pkg := range p.Packages {
-		out[i] = lock.Package{Name: pkg.Name, Version: pkg.Version, Architecture: pkg.Architecture, Priority: pkg.Priority, SHA256: pkg.SHA256}
-	}
-	return out
 }
 
 // reuse writes the stored output of key to the target, if there is one

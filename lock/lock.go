@@ -261,6 +261,11 @@ func isSHA256(s string) bool {
 	return err == nil && len(b) == 32 && strings.ToLower(s) == s
 }
 
+// Entry is s as an apt source (what the image's sources.list says).
+func (s Source) Entry() apt.Entry {
+	return apt.Entry{URI: s.URI, Suite: s.Suite, Components: s.Components, Options: s.Options}
+}
+
 // SourceOf is the source p came from (by suite; nil for a local .deb or
 // a suite no source has).
 func (l *Lock) SourceOf(p Package) *Source {

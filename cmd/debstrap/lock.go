@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/debstrap/debstrap/apt"
 	"github.com/debstrap/debstrap/bootstrap"
 	"github.com/debstrap/debstrap/export"
 	"github.com/debstrap/debstrap/lock"
@@ -184,7 +183,7 @@ func lockConfig(c *common, l *lock.Lock, mirrors []string, log *slog.Logger) boo
 	cfg.Variant, cfg.Include, cfg.Architectures, cfg.Components, cfg.Recommends = l.Variant, l.Include, l.Architectures, l.Components, l.Recommends
 	if len(mirrors) == 0 {
 		for _, s := range l.Sources {
-			cfg.Mirrors = append(cfg.Mirrors, apt.Entry{URI: s.URI, Suite: s.Suite, Components: s.Components, Options: s.Options}.String())
+			cfg.Mirrors = append(cfg.Mirrors, s.Entry().String())
 		}
 	}
 	return cfg
