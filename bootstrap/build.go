@@ -32,13 +32,15 @@ type BuildConfig struct {
 	// Lock, when set, fixes the package set: nothing is resolved (see
 	// FromLock); Config's request must be the lock's.
 	Lock *lock.Lock
-	// ToolID names this debstrap exactly (the SHA-256 of its program) and
-	// ModeKey how it runs scripts here (auto's choice, native limits):
-	// with them, a build whose inputs equal an earlier one's writes that
-	// output again (result.go). "" ToolID: never. Rebuild builds anyway
-	// (and keeps the new output).
-	ToolID, ModeKey string
-	Rebuild         bool
+	// ToolID names this debstrap exactly (the SHA-256 of its program),
+	// asked only when an output may be reused, and ModeKey how it runs
+	// scripts here (auto's choice, native limits): with them, a build
+	// whose inputs equal an earlier one's writes that output again
+	// (result.go). Nil ToolID, or "": never. Rebuild builds anyway (and
+	// keeps the new output).
+	ToolID  func() string
+	ModeKey string
+	Rebuild bool
 	// SBOM, if set, is a file to write the image's SBOM to (SPDX or
 	// CycloneDX JSON by its name, see sbom.FormatFor); an OCI output
 	// also carries it, attached to the image. Version is debstrap's,

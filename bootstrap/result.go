@@ -66,7 +66,7 @@ type resultMeta struct {
 // not kept (no ToolID, a directory, stdout).
 func resultKey(cfg BuildConfig, format export.Format, epoch time.Time, l *lock.Lock) (string, error) {
 	// With an SBOM the build runs: the SBOM is made from the root.
-	if cfg.ToolID == "" || cfg.SBOM != "" || cfg.Target == export.Stdout || format == export.FormatDir || format == export.FormatOCI {
+	if cfg.ToolID == nil || cfg.SBOM != "" || cfg.Target == export.Stdout || format == export.FormatDir || format == export.FormatOCI {
 		return "", nil
 	}
 	// Only a new or regular file: a FIFO, /dev/stdout or a device gets
@@ -74,7 +74,11 @@ func resultKey(cfg BuildConfig, format export.Format, epoch time.Time, l *lock.L
 	if fi, err := os.Stat(cfg.Target); err == nil && !fi.Mode().IsRegular() {
 		return "", nil
 	}
-	in := resultInputs{Version: 1, Tool: cfg.ToolID, Mode: cfg.ModeKey, Format: format, Epoch: epoch.Unix(),
+	tool := cfg.ToolID()
+	if tool == "" {
+		return "", nil
+	}
+	in := resultInputs{Version: 1, Tool: tool, Mode: cfg.ModeKey, Format: format, Epoch: epoch.Unix(),
 		Variant: cfg.Variant, Include: slices.Clone(cfg.Include), Architectures: cfg.Architectures}
 	sort.Strings(in.Include)
 	for _, src := range l.Sources {

@@ -170,7 +170,7 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		RemoveTree: configure.RemoveTree,
 		Format:     *format,
 		Mode:       *mode,
-		ToolID:     toolID(),
+		ToolID:     toolID,
 		ModeKey:    modeKey(*mode, conf, nf.limits()),
 		Rebuild:    *rebuild,
 		SBOM:       *sbomFile,
