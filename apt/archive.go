@@ -676,3 +676,101 @@ func notOlder(r *Release, seen time.Time) error {
 	}
 	return nil
 }
+
+// IsNotFound reports whether err says a file is not on the mirror (every
+// URL tried answered 404 or 410), as opposed to a wrong checksum or a
+// network failure.
+func IsNotFound(err error) bool { return isNotFound(err) }
+
+// Fetch fetches the file name (a path under dists/SUITE/, e.g.
+// "main/binary-amd64/Packages.xz") that the Release lists, through its
+// by-hash path when the archive offers one, into the cache, checked
+// against the Release's size and SHA-256; it returns the cached path.
+// A file the Release does not list is an error: nothing unvouched for is
+// read. IsNotFound(err) when the mirror does not have it.
+func (a *Archive) Fetch(ctx context.Context, name string) (string, error) {
+	fh, ok := a.rel.SHA256[name]
+	if !ok {
+		return "", fmt.Errorf("%s lists no SHA256 for %s", a.releaseURL, name)
+	}
+	var urls []string
+	if a.rel.AcquireByHash {
+		urls = append(urls, a.dists+"/"+path.Dir(name)+"/by-hash/SHA256/"+fh.SHA256)
+	}
+	urls = append(urls, a.dists+"/"+name)
+	return a.cache.Fetch(ctx, cache.Item{Name: a.src.Suite + "/" + name, URLs: urls, Size: fh.Size, SHA256: fh.SHA256})
+}
+
+// Signed returns the bytes of the signed Release (InRelease, or Release
+// when the archive has no InRelease) exactly as the archive published
+// them: the verified copy the cache keeps, checked against the hash of
+// the file Open verified.
+func (a *Archive) Signed() ([]byte, error) {
+	b := a.cache.Stored(a.releaseURL)
+	if b == nil || sha256Hex(b) != a.rel.FileSHA256 {
+		return nil, fmt.Errorf("%s: the verified copy is no longer in the cache (the archive changed meanwhile?); run again", a.releaseURL)
+	}
+	return b, nil
+}
+
+// OpenIndex opens the index base (a path under dists/SUITE/ without a
+// compression ending, e.g. "main/source/Sources") decompressed: the best
+// variant the Release lists that the mirror has, verified (Fetch), read
+// through a bound of the size the Release gives the uncompressed file.
+func (a *Archive) OpenIndex(ctx context.Context, base string) (io.ReadCloser, error) {
+	var lastErr error
+	for _, ext := range compressions {
+		fh, ok := a.rel.SHA256[base+ext]
+		if !ok {
+			continue
+		}
+		file, err := a.Fetch(ctx, base+ext)
+		if isNotFound(err) {
+			lastErr = err
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		f, err := os.Open(file)
+		if err != nil {
+			return nil, err
+		}
+		zr, closeFn, err := decompress(bufio.NewReaderSize(f, 1<<16), ext)
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("%s/%s: %w", a.dists, base+ext, err)
+		}
+		bound := a.indexBound(base, fh.Size)
+		return &boundedIndex{r: zr, left: bound.n, name: a.dists + "/" + base + ext, close: func() error {
+			closeFn()
+			return f.Close()
+		}}, nil
+	}
+	if lastErr != nil {
+		return nil, fmt.Errorf("%s/%s: no variant of the index is on the mirror: %w", a.dists, base, lastErr)
+	}
+	return nil, fmt.Errorf("%s lists no checksum for %s", a.releaseURL, base)
+}
+
+// boundedIndex fails a decompressed index that grows past its bound.
+type boundedIndex struct {
+	r     io.Reader
+	left  int64
+	name  string
+	close func() error
+}
+
+func (b *boundedIndex) Read(p []byte) (int, error) {
+	if int64(len(p)) > b.left+1 {
+		p = p[:b.left+1]
+	}
+	n, err := b.r.Read(p)
+	b.left -= int64(n)
+	if b.left < 0 {
+		return 0, fmt.Errorf("%s decompresses to more than the Release allows", b.name)
+	}
+	return n, err
+}
+
+func (b *boundedIndex) Close() error { return b.close() }

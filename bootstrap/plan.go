@@ -73,6 +73,77 @@ func Resolve(ctx context.Context, c *cache.Cache, cfg Config) (*Plan, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if len(cfg.Architectures) == 0 {
+		cfg.Architectures = []string{HostArchitecture()}
+	}
+	// Local .debs first: a bad path fails before anything is fetched.
+	local, include, err := localDebs(cfg.Include, cfg.Architectures)
+	if err != nil {
+		return nil, err
+	}
+	p, err := Open(ctx, c, cfg)
+	if err != nil {
+		return nil, err
+	}
+	entries := p.Entries
+	// Read every Packages index, several at once.
+	var mu sync.Mutex
+	var all [][]*apt.Package
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(4)
+	for i, a := range p.Archives {
+		for _, comp := range entries[i].Components {
+			for _, arch := range cfg.Architectures {
+				g.Go(func() error {
+					pkgs, err := a.Packages(gctx, comp, arch)
+					if err != nil {
+						return err
+					}
+					mu.Lock()
+					all = append(all, pkgs)
+					mu.Unlock()
+					return nil
+				})
+			}
+		}
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	var candidates []*apt.Package
+	for _, pkgs := range all {
+		candidates = append(candidates, pkgs...)
+	}
+	candidates = append(candidates, local...)
+	p.Candidates = len(candidates)
+	log.Debug("indexes read", "stanzas", len(candidates))
+
+	res, err := resolve.Resolve(ctx, resolve.Request{
+		Packages:     candidates,
+		Variant:      cfg.Variant,
+		Include:      include,
+		Architecture: cfg.Architectures[0],
+		Foreign:      cfg.Architectures[1:],
+		Recommends:   cfg.Recommends,
+		// The main suite, never a local .deb's own index (ordered first).
+		Suite: entries[0].Suite,
+	})
+	if err != nil {
+		return nil, err
+	}
+	p.Packages = res.Packages
+	return p, nil
+}
+
+// Open opens and verifies every source of cfg (the MIRROR arguments, or
+// the default mirror, with the pockets a stable suite gets): the plan
+// without packages. An added pocket the archive does not have is left
+// out with a warning.
+func Open(ctx context.Context, c *cache.Cache, cfg Config) (*Plan, error) {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	rel, known := distro.Lookup(cfg.Suite)
 	if len(cfg.Architectures) == 0 {
 		cfg.Architectures = []string{HostArchitecture()}
@@ -81,11 +152,6 @@ func Resolve(ctx context.Context, c *cache.Cache, cfg Config) (*Plan, error) {
 		cfg.Components = rel.DefaultComponents()
 	}
 	entries, err := Entries(cfg)
-	if err != nil {
-		return nil, err
-	}
-	// Local .debs first: a bad path fails before anything is fetched.
-	local, include, err := localDebs(cfg.Include, cfg.Architectures)
 	if err != nil {
 		return nil, err
 	}
@@ -158,7 +224,7 @@ func Resolve(ctx context.Context, c *cache.Cache, cfg Config) (*Plan, error) {
 			archives = append(archives, a)
 		}
 	}
-	p.Entries, p.Archives, entries = kept, archives, kept
+	p.Entries, p.Archives = kept, archives
 	if len(p.Archives) == 0 {
 		return nil, errors.New("no archive could be opened")
 	}
@@ -168,53 +234,6 @@ func Resolve(ctx context.Context, c *cache.Cache, cfg Config) (*Plan, error) {
 			p.Release = r
 		}
 	}
-
-	// Read every Packages index, several at once.
-	var mu sync.Mutex
-	var all [][]*apt.Package
-	g, gctx = errgroup.WithContext(ctx)
-	g.SetLimit(4)
-	for i, a := range p.Archives {
-		for _, comp := range entries[i].Components {
-			for _, arch := range cfg.Architectures {
-				g.Go(func() error {
-					pkgs, err := a.Packages(gctx, comp, arch)
-					if err != nil {
-						return err
-					}
-					mu.Lock()
-					all = append(all, pkgs)
-					mu.Unlock()
-					return nil
-				})
-			}
-		}
-	}
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
-	var candidates []*apt.Package
-	for _, pkgs := range all {
-		candidates = append(candidates, pkgs...)
-	}
-	candidates = append(candidates, local...)
-	p.Candidates = len(candidates)
-	log.Debug("indexes read", "stanzas", len(candidates))
-
-	res, err := resolve.Resolve(ctx, resolve.Request{
-		Packages:     candidates,
-		Variant:      cfg.Variant,
-		Include:      include,
-		Architecture: cfg.Architectures[0],
-		Foreign:      cfg.Architectures[1:],
-		Recommends:   cfg.Recommends,
-		// The main suite, never a local .deb's own index (ordered first).
-		Suite: entries[0].Suite,
-	})
-	if err != nil {
-		return nil, err
-	}
-	p.Packages = res.Packages
 	return p, nil
 }
 

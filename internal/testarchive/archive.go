@@ -50,6 +50,9 @@ type Suite struct {
 	// Unsigned writes neither InRelease nor Release.gpg; NoInRelease and
 	// NoReleaseGPG leave out one of them.
 	Unsigned, NoInRelease, NoReleaseGPG bool
+	// Sources writes source/Sources indexes and, in the pool, a .dsc and
+	// a .tar.xz for each source package the suite's .debs name.
+	Sources bool
 	// ReleaseFields are extra Release fields (NotAutomatic, Changelogs, …),
 	// written after Acquire-By-Hash.
 	ReleaseFields []Field
@@ -278,6 +281,15 @@ func (w *writer) suite(s Suite, key *Key, extra []*Key) error {
 		}
 	}
 
+	if s.Sources {
+		for _, comp := range comps {
+			f, err := w.sources(s, distDir, comp, comprs)
+			if err != nil {
+				return err
+			}
+			files = append(files, f...)
+		}
+	}
 	release := releaseFile(s, origin, label, comps, archs, files)
 	if err := w.file(path.Join(distDir, "Release"), release); err != nil {
 		return err
@@ -311,6 +323,63 @@ func (w *writer) suite(s Suite, key *Key, extra []*Key) error {
 		}
 	}
 	return nil
+}
+
+// sources writes comp's source/Sources and the source packages' files.
+func (w *writer) sources(s Suite, distDir, comp string, comprs []string) ([]hashed, error) {
+	debs := slices.Clone(s.Packages[comp])
+	sort.SliceStable(debs, func(i, j int) bool { return debs[i].Name < debs[j].Name })
+	var idx bytes.Buffer
+	seen := map[string]bool{}
+	for _, d := range debs {
+		name, version := d.Name, d.Version
+		if f := strings.Fields(d.Field("Source")); len(f) > 0 {
+			name = f[0]
+			if len(f) > 1 {
+				version = strings.Trim(f[1], "()")
+			}
+		}
+		if seen[name+" "+version] {
+			continue
+		}
+		seen[name+" "+version] = true
+		dir := path.Dir(PoolPath(comp, d))
+		upstream := version
+		if _, v, ok := strings.Cut(upstream, ":"); ok {
+			upstream = v
+		}
+		var sums strings.Builder
+		for _, f := range []struct{ name, body string }{
+			{name + "_" + upstream + ".dsc", "Format: 3.0 (native)\nSource: " + name + "\nVersion: " + version + "\n"},
+			{name + "_" + upstream + ".tar.xz", "source of " + name + " " + version + "\n"},
+		} {
+			if err := w.file(path.Join(dir, f.name), []byte(f.body)); err != nil {
+				return nil, err
+			}
+			h := sha256.Sum256([]byte(f.body))
+			fmt.Fprintf(&sums, "\n %s %d %s", hex.EncodeToString(h[:]), len(f.body), f.name)
+		}
+		if idx.Len() > 0 {
+			idx.WriteByte('\n')
+		}
+		writeFields(&idx, []Field{{"Package", name}, {"Version", version}, {"Directory", dir}, {"Checksums-Sha256", sums.String()}})
+	}
+	var files []hashed
+	sub := path.Join(comp, "source")
+	files = append(files, hashOf(path.Join(sub, "Sources"), idx.Bytes()))
+	for _, c := range comprs {
+		data, ext, err := compress(c, idx.Bytes())
+		if err != nil {
+			return nil, err
+		}
+		if ext != "" {
+			files = append(files, hashOf(path.Join(sub, "Sources"+ext), data))
+		}
+		if err := w.file(path.Join(distDir, sub, "Sources"+ext), data); err != nil {
+			return nil, err
+		}
+	}
+	return files, nil
 }
 
 func dropEmpty(fs []Field) []Field {
