@@ -51,7 +51,12 @@ type BuildConfig struct {
 	// repeat (native mode's packages left, effects left out).
 	Keepable func() bool
 	Format   string // "" = from Target's name
-	Mode     string // configure mode: auto, root, unshare, extract, native
+	// ImageMirror is the URL the image's apt sources use instead of the
+	// first source's (a mirror made with 'debstrap mirror', as it will
+	// be served); the archives beside that source (its security archive)
+	// are taken to be beside ImageMirror too. "": the sources built from.
+	ImageMirror string
+	Mode        string // configure mode: auto, root, unshare, extract, native
 	// Epoch is SOURCE_DATE_EPOCH; zero = the Date of the suite's Release,
 	// so the same archive state gives the same image.
 	Epoch time.Time
@@ -276,7 +281,7 @@ func Run(ctx context.Context, c *cache.Cache, cfg BuildConfig) (*Result, error) 
 	if err := b.DB.Write(dbRoot{st}); err != nil {
 		return nil, fmt.Errorf("writing the dpkg database: %w", err)
 	}
-	if err := writeAptConfig(st, plan, cfg.Config); err != nil {
+	if err := writeAptConfig(st, plan, cfg.Config, cfg.ImageMirror); err != nil {
 		return nil, err
 	}
 	done()
@@ -345,6 +350,31 @@ func unpackWorkers() int {
 	return n
 }
 
+// ImageEntries are the sources an image's apt is pointed at: entries,
+// with the first one's URI replaced by imageMirror and the URIs beside it
+// (same parent: "debian-security" beside "debian") moved beside
+// imageMirror; other archives unchanged. "" leaves entries as they are.
+func ImageEntries(entries []apt.Entry, imageMirror string) []apt.Entry {
+	if imageMirror == "" || len(entries) == 0 {
+		return entries
+	}
+	imageMirror = strings.TrimRight(imageMirror, "/")
+	first := strings.TrimRight(entries[0].URI, "/")
+	parent := func(u string) string { return u[:strings.LastIndex(u, "/")+1] }
+	out := make([]apt.Entry, len(entries))
+	for i, e := range entries {
+		u := strings.TrimRight(e.URI, "/")
+		switch {
+		case u == first:
+			e.URI = imageMirror
+		case parent(u) == parent(first):
+			e.URI = parent(imageMirror) + u[len(parent(u)):]
+		}
+		out[i] = e
+	}
+	return out
+}
+
 // dbRoot lets the dpkg database write into the stage, owned by root.
 type dbRoot struct{ st *rootfs.Stage }
 
@@ -359,9 +389,9 @@ func (r dbRoot) MkdirAll(path string, mode int64) error {
 // writeAptConfig points the image's apt at the mirrors the build used, as
 // mmdebstrap does (/etc/apt/sources.list, one line a source), and trusts
 // a --keyring that is not one of the distribution's own.
-func writeAptConfig(st *rootfs.Stage, plan *Plan, cfg Config) error {
+func writeAptConfig(st *rootfs.Stage, plan *Plan, cfg Config, imageMirror string) error {
 	var b strings.Builder
-	for _, e := range plan.Entries {
+	for _, e := range ImageEntries(plan.Entries, imageMirror) {
 		// Options (signed-by of the host's key path) do not carry over.
 		fmt.Fprintf(&b, "deb %s %s %s\n", e.URI, e.Suite, strings.Join(e.Components, " "))
 	}

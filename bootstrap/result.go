@@ -52,6 +52,7 @@ type resultInputs struct {
 	Sources       []string
 	Keyring       string
 	Packages      []string
+	ImageMirror   string `json:",omitempty"`
 }
 
 // resultMeta is what the summary of a reused build needs.
@@ -79,7 +80,7 @@ func resultKey(cfg BuildConfig, format export.Format, epoch time.Time, l *lock.L
 		return "", nil
 	}
 	in := resultInputs{Version: 1, Tool: tool, Mode: cfg.ModeKey, Format: format, Epoch: epoch.Unix(),
-		Variant: cfg.Variant, Include: slices.Clone(cfg.Include), Architectures: cfg.Architectures}
+		Variant: cfg.Variant, Include: slices.Clone(cfg.Include), Architectures: cfg.Architectures, ImageMirror: cfg.ImageMirror}
 	sort.Strings(in.Include)
 	for _, src := range l.Sources {
 		in.Sources = append(in.Sources, src.URI+" "+src.Suite+" "+fmt.Sprint(src.Components))

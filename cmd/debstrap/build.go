@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/debstrap/debstrap/apt"
 	"github.com/debstrap/debstrap/bootstrap"
 	"github.com/debstrap/debstrap/configure"
 	"github.com/debstrap/debstrap/export"
@@ -82,6 +83,7 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var fallbacks listFlag
 	fs.Var(&fallbacks, "fallback-mirror", "with --lock: a mirror to fetch .debs from by pool path when the lock's sources no longer have them (repeatable)")
 	sbomFile := fs.String("sbom", "", "also write the image's SBOM to this file: SPDX 2.3 JSON (NAME.spdx.json) or CycloneDX 1.6 JSON (NAME.cdx.json); an OCI image carries it attached (see docs/sbom.md)")
+	imageMirror := fs.String("image-mirror", "", "the URL the image's apt sources use instead of the first MIRROR (where a 'debstrap mirror' will be served); the archives beside it, such as debian-security, are taken to be beside this URL too")
 	rebuild := fs.Bool("rebuild", false, "build even when the cache holds the output of a build with the same inputs (lock or resolved set, flags, debstrap itself)")
 	var nf nativeFlags
 	nf.register(fs)
@@ -97,6 +99,11 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	var locked *lock.Lock
+	if *imageMirror != "" {
+		if err := apt.CheckURI(*imageMirror); err != nil {
+			return usageError{fmt.Errorf("--image-mirror: %w", err)}
+		}
+	}
 	if *lockFile != "" {
 		// build --lock=LOCKFILE TARGET [MIRROR...]: the lock names the
 		// suite and the set; MIRRORs are fallback mirrors.
@@ -167,18 +174,19 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Target: pos[1],
 		Stdout: stdout,
 		// A killed unshare build's files of subordinate ids.
-		RemoveTree: configure.RemoveTree,
-		Format:     *format,
-		Mode:       *mode,
-		ToolID:     toolID,
-		ModeKey:    modeKey(*mode, conf, nf.limits()),
-		Rebuild:    *rebuild,
-		SBOM:       *sbomFile,
-		Version:    version(),
-		Keepable:   nout.quiet,
-		Epoch:      epoch,
-		Configure:  conf,
-		XZCommand:  xzCommand(os.Getenv("DEBSTRAP_XZ"), log),
+		RemoveTree:  configure.RemoveTree,
+		Format:      *format,
+		Mode:        *mode,
+		ToolID:      toolID,
+		ModeKey:     modeKey(*mode, conf, nf.limits()),
+		Rebuild:     *rebuild,
+		SBOM:        *sbomFile,
+		ImageMirror: *imageMirror,
+		Version:     version(),
+		Keepable:    nout.quiet,
+		Epoch:       epoch,
+		Configure:   conf,
+		XZCommand:   xzCommand(os.Getenv("DEBSTRAP_XZ"), log),
 		Phase: func(name string, steps int) {
 			c.bar.Finish()
 			counter.end()

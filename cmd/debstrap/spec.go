@@ -20,6 +20,7 @@ var otherCommandKeys = []string{
 	"mode", "format", "lock", "fallback-mirror", "rebuild", "sbom",
 	"native-script-timeout", "native-script-memory", "native-script-output", "native-script-writes",
 	"output", "download", "check", "update",
+	"prune", "reindex", "sign-with", "with-sources", "image-mirror",
 }
 
 // Repeatable marks a list flag: a list in a spec file sets each item.
