@@ -21,6 +21,7 @@ Usage:
   debstrap resolve  [flags] SUITE [MIRROR...]          print the package set
   debstrap lock     [flags] SUITE LOCKFILE [MIRROR...] write the set to a lock file
   debstrap download [flags] SUITE DIR [MIRROR...]      fetch the package set's .debs
+  debstrap mirror   [flags] SUITE DIR [MIRROR...]      write a partial, still-signed mirror
   debstrap diff     [flags] A B                        compare two images (dir, tar, OCI)
   debstrap manifest IMAGE                              list an image's paths, owners, hashes
   debstrap sbom     [flags] IMAGE                      write an image's SBOM (SPDX, CycloneDX)
@@ -145,6 +146,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runManifest(ctx, rest, stdout, stderr)
 	case "sbom":
 		err = runSBOM(ctx, rest, stdout, stderr)
+	case "mirror":
+		err = runMirror(ctx, rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "debstrap", version())
 		return 0
@@ -152,7 +155,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if len(rest) > 0 && cmd == "help" {
 			// debstrap help SUBCMD is SUBCMD --help.
 			switch rest[0] {
-			case "resolve", "download", "build", "lock", "diff", "manifest", "sbom":
+			case "resolve", "download", "build", "lock", "diff", "manifest", "sbom", "mirror":
 				return run(ctx, []string{rest[0], "--help"}, stdout, stderr)
 			case "version", "help":
 				fmt.Fprint(stdout, usage)

@@ -97,7 +97,7 @@ func flagNames(t *testing.T, cmd string) []string {
 func TestSpecKnowsEveryFlag(t *testing.T) {
 	var common []string
 	all := map[string]bool{}
-	cmds := []string{"build", "lock", "resolve", "download"}
+	cmds := []string{"build", "lock", "resolve", "download", "mirror"}
 	for i, cmd := range cmds {
 		names := flagNames(t, cmd)
 		for _, n := range names {
