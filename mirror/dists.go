@@ -53,8 +53,11 @@ func (m *run) stageDists(ctx context.Context) (map[string]string, error) {
 }
 
 // wanted reports whether a file the Release lists belongs to the suite's
-// mirror: the indexes of its components and architectures (and binary-all),
-// English translations, and the Sources indexes with --with-sources.
+// mirror: the indexes of its components and architectures (and binary-all
+// when apt reads it), English translations, the DEP-11 and
+// command-not-found metadata of its architectures (apt fetches them when
+// appstream or command-not-found is installed), and the Sources indexes
+// with --with-sources.
 func (s *suite) wanted(name string) bool {
 	comp, rest, ok := strings.Cut(name, "/")
 	if !ok || !contains(s.components, comp) {
@@ -72,13 +75,31 @@ func (s *suite) wanted(name string) bool {
 	switch {
 	case strings.HasPrefix(d, "binary-"):
 		arch := strings.TrimSuffix(strings.TrimPrefix(d, "binary-"), "/")
-		return (arch == "all" || contains(s.archs, arch)) && (strings.HasPrefix(file, "Packages") || file == "Release")
+		return (arch == "all" && s.readsAll() || contains(s.archs, arch)) && (strings.HasPrefix(file, "Packages") || file == "Release")
 	case d == "i18n/":
 		return strings.HasPrefix(file, "Translation-en")
+	case d == "dep11/" || d == "cnf/":
+		// What apt asks for when appstream or command-not-found is
+		// installed: the metadata of the architectures, not the icons.
+		for _, arch := range s.archs {
+			if strings.HasPrefix(file, "Components-"+arch+".yml") || strings.HasPrefix(file, "Commands-"+arch) {
+				return true
+			}
+		}
+		return false
 	case d == "source/":
 		return s.sources && (strings.HasPrefix(file, "Sources") || file == "Release")
 	}
 	return false
+}
+
+// readsAll reports whether apt reads the suite's binary-all indexes: not
+// when the Release says its per-architecture indexes hold the arch:all
+// stanzas too (No-Support-for-Architecture-all: Packages), as Debian's
+// do; a mirror's binary-all index may then lag its Release.
+func (s *suite) readsAll() bool {
+	rel := s.archive.Release()
+	return contains(rel.Architectures, "all") && !contains(rel.NoSupportForArchitectureAll, "Packages")
 }
 
 func contains(list []string, s string) bool {
@@ -231,7 +252,7 @@ func (m *run) reindex(ctx context.Context, s *suite, d string) error {
 	rel := a.Release()
 	files := map[string][]byte{}
 	archs := append([]string(nil), s.archs...)
-	if contains(rel.Architectures, "all") {
+	if s.readsAll() {
 		archs = append(archs, "all")
 	}
 	for _, c := range s.components {

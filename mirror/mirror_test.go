@@ -303,3 +303,25 @@ func TestArchiveName(t *testing.T) {
 }
 
 var _ = context.Background
+
+// A lock's set is mirrored as it stands, without resolving.
+func TestMirrorLock(t *testing.T) {
+	f := newFixture(t, testarchive.Minimal())
+	c := newCache(t)
+	cfg := f.config(f.srv.URL, "nano")
+	plan, err := bootstrap.Resolve(t.Context(), c, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := plan.Lock(cfg, testarchive.DefaultTime)
+	sum, err := f.run(t, c, Options{Add: &Request{Lock: l, Config: bootstrap.Config{Keyring: f.keyring}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Packages != len(l.Packages) || len(poolFiles(t, f.archive())) != len(l.Packages) {
+		t.Errorf("summary %+v, pool %v; the lock has %d packages", sum, poolFiles(t, f.archive()), len(l.Packages))
+	}
+	if got, want := names(resolveFrom(t, f, cfg)), names(plan); !slices.Equal(got, want) {
+		t.Errorf("from the mirror %v, want %v", got, want)
+	}
+}
