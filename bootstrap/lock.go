@@ -34,7 +34,7 @@ func (p *Plan) Lock(cfg Config, epoch time.Time) *lock.Lock {
 		s := lock.Source{URI: e.URI, Suite: e.Suite, Components: e.Components, Options: e.Options}
 		if i < len(p.Archives) && p.Archives[i] != nil {
 			r := p.Archives[i].Release()
-			s.Codename = r.Codename
+			s.Codename, s.Version = r.Codename, r.Version
 			if !r.Date.IsZero() {
 				s.Date = r.Date.UTC().Format(time.RFC1123)
 			}

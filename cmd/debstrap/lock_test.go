@@ -41,7 +41,7 @@ func TestLock(t *testing.T) {
 	if l.Suite != "stable" || l.Variant != "important" || len(l.Packages) != len(minimalImportant) || l.Epoch != testarchive.DefaultTime.Unix() {
 		t.Errorf("lock: suite %s, variant %s, %d packages, epoch %d", l.Suite, l.Variant, len(l.Packages), l.Epoch)
 	}
-	if s := l.Sources[0]; s.Release != "InRelease" || len(s.SHA256) != 64 || s.Codename != "bookworm" || s.Date == "" {
+	if s := l.Sources[0]; s.Release != "InRelease" || len(s.SHA256) != 64 || s.Codename != "bookworm" || s.Version != "12.5" || s.Date == "" {
 		t.Errorf("source: %+v", s)
 	}
 	for _, s := range []string{`"name": "libc6"`, `"source": "glibc"`, `"suite": "stable"`, `"filename": "pool/main/`, `"include": [`} {
