@@ -66,6 +66,17 @@ func TestLock(t *testing.T) {
 	if len(a) == 0 || !bytes.Equal(a, b) {
 		t.Errorf("build --lock differs from the build it locked (%d and %d bytes)", len(a), len(b))
 	}
+	// An image too: its version annotation comes from the lock.
+	plainOCI := filepath.Join(dir, "x.oci.tar")
+	h.build(t, plainOCI, "--include=nano")
+	lockedOCI := filepath.Join(dir, "locked", "x.oci.tar")
+	os.Mkdir(filepath.Dir(lockedOCI), 0o755)
+	want(t, cli(t.Context(), "build", "--keyring="+h.keyring, "--cache-dir="+t.TempDir(), "-q", "--mode=extract", "--lock="+lf, lockedOCI), 0, nil, nil)
+	ao, _ := os.ReadFile(plainOCI)
+	bo, _ := os.ReadFile(lockedOCI)
+	if a, b := ao, bo; len(a) == 0 || !bytes.Equal(a, b) || !bytes.Contains(a, []byte(`"org.opencontainers.image.version":"12.5"`)) {
+		t.Errorf("build --lock of an OCI archive differs from the build it locked, or lacks the version (%d and %d bytes)", len(a), len(b))
+	}
 
 	t.Run("request flags refused", func(t *testing.T) {
 		want(t, cli(t.Context(), "build", "--lock="+lf, "--include=curl", filepath.Join(dir, "x.tar")), 2, nil,

@@ -20,6 +20,7 @@ var otherCommandKeys = []string{
 	"mode", "format", "lock", "fallback-mirror", "rebuild", "sbom",
 	"native-script-timeout", "native-script-memory", "native-script-output", "native-script-writes",
 	"output", "download", "check", "update",
+	"tag", "name", "env", "label", "annotation", "cmd", "entrypoint", "workdir", "user",
 }
 
 // Repeatable marks a list flag: a list in a spec file sets each item.
