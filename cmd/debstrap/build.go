@@ -150,10 +150,10 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	// Image flags a format cannot hold, before minutes of work. A format
 	// that cannot be told is the build's error to report.
-	if f, err := export.FormatFor(pos[1], *format); err == nil {
+	if outFormat, err := export.FormatFor(pos[1], *format); err == nil {
 		var set []string // the command line's and the spec's
 		fs.Visit(func(f *flag.Flag) { set = append(set, f.Name) })
-		if err := imf.check(set, f); err != nil {
+		if err := imf.check(set, outFormat); err != nil {
 			return usageError{err}
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 
@@ -56,39 +55,32 @@ func (f *imageFlags) check(set []string, format export.Format) error {
 			return fmt.Errorf("--%s applies to %s, %s and %s outputs, not to %s", n, export.FormatOCI, export.FormatOCIArchive, export.FormatDockerArchive, format)
 		}
 	}
-	for _, n := range []string{"tag", "name"} {
-		if v := f.value(n); v != "" {
-			if err := export.CheckTag(v); err != nil {
-				return fmt.Errorf("--%s=%s: %w", n, v, err)
-			}
+	for _, fl := range []struct{ name, value string }{{"tag", f.tag}, {"name", f.name}} {
+		if fl.value == "" {
+			continue
+		}
+		if err := export.CheckTag(fl.value); err != nil {
+			return fmt.Errorf("--%s=%s: %w", fl.name, fl.value, err)
 		}
 	}
 	return nil
 }
 
-func (f *imageFlags) value(name string) string {
-	if name == "name" {
-		return f.name
-	}
-	return f.tag
-}
-
 // config is the export.ImageConfig the flags ask for.
 func (f *imageFlags) config() export.ImageConfig {
 	c := export.ImageConfig{
-		Tag:        f.tag,
-		Env:        f.env.pairs(),
-		Cmd:        f.cmd.args,
-		Entrypoint: f.entrypoint.args,
-		WorkingDir: f.workdir,
-		User:       f.user,
-		Labels:     f.labels.mapping(),
+		Tag:         f.tag,
+		Env:         slices.Clone([]string(f.env)),
+		Cmd:         f.cmd.args,
+		Entrypoint:  f.entrypoint.args,
+		WorkingDir:  f.workdir,
+		User:        f.user,
+		Labels:      f.labels.mapping(),
+		Annotations: f.annotations.mapping(),
 	}
 	if c.Tag == "" {
 		c.Tag = f.name
 	}
-	// --annotation only reaches formats with a manifest (check).
-	c.Annotations = f.annotations.mapping()
 	return c
 }
 
@@ -114,9 +106,6 @@ func (k *keyValueFlag) Set(s string) error {
 func (k *keyValueFlag) Repeatable() bool { return true }
 func (k *keyValueFlag) KeyValues() bool  { return true }
 
-// pairs are the KEY=VALUE entries in order (nil when none).
-func (k keyValueFlag) pairs() []string { return slices.Clone(k) }
-
 // mapping is the entries as a map, a later KEY winning (nil when none).
 func (k keyValueFlag) mapping() map[string]string {
 	if len(k) == 0 {
@@ -127,7 +116,7 @@ func (k keyValueFlag) mapping() map[string]string {
 		key, v, _ := strings.Cut(kv, "=")
 		m[key] = v
 	}
-	return maps.Clone(m)
+	return m
 }
 
 // commandFlag is a command (--cmd, --entrypoint): nil until given, empty
