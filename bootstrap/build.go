@@ -57,6 +57,10 @@ type BuildConfig struct {
 	// are taken to be beside ImageMirror too. "": the sources built from.
 	ImageMirror string
 	Mode        string // configure mode: auto, root, unshare, extract, native
+	// Image is the user's name, config and annotations of an image
+	// format, over the defaults (see imageConfig); a format without them
+	// must get the zero value.
+	Image export.ImageConfig
 	// Epoch is SOURCE_DATE_EPOCH; zero = the Date of the suite's Release,
 	// so the same archive state gives the same image.
 	Epoch time.Time
@@ -157,6 +161,9 @@ func Run(ctx context.Context, c *cache.Cache, cfg BuildConfig) (*Result, error) 
 	if err := export.CheckTarget(cfg.Target, format); err != nil {
 		return nil, err
 	}
+	if err := checkImage(cfg.Image, format, cfg.Target); err != nil {
+		return nil, err
+	}
 
 	// reused finishes a build whose output was kept: res says so.
 	reused := func(key string) bool {
@@ -176,6 +183,9 @@ func Run(ctx context.Context, c *cache.Cache, cfg BuildConfig) (*Result, error) 
 		return true
 	}
 	var key string
+	// locked is the set as a lock, the lock's or the resolved plan's: the
+	// kept-output key and the image config come from it.
+	locked := cfg.Lock
 	if l := cfg.Lock; l != nil {
 		epoch := cfg.Epoch
 		if epoch.IsZero() {
@@ -212,7 +222,8 @@ func Run(ctx context.Context, c *cache.Cache, cfg BuildConfig) (*Result, error) 
 	epoch = epoch.UTC().Truncate(time.Second)
 	res.Codename, res.Packages = plan.Release.Codename, len(plan.Packages)
 	if cfg.Lock == nil {
-		if key, err = resultKey(cfg, format, epoch, plan.Lock(cfg.Config, epoch)); err != nil {
+		locked = plan.Lock(cfg.Config, epoch)
+		if key, err = resultKey(cfg, format, epoch, locked); err != nil {
 			return nil, err
 		}
 		if reused(key) {
@@ -321,7 +332,7 @@ func Run(ctx context.Context, c *cache.Cache, cfg BuildConfig) (*Result, error) 
 	defer rd.Close()
 	res.Digest, err = export.Write(ctx, export.FromFiles(rd), cfg.Target, export.Options{
 		Format: format, Epoch: epoch, Architecture: arch, Variant: variant, Log: log, Stdout: cfg.Stdout,
-		Progress: cfg.ExportProgress, Referrers: referrers,
+		Progress: cfg.ExportProgress, Referrers: referrers, Image: imageConfig(cfg.Image, format, locked),
 	})
 	if err != nil {
 		return nil, err

@@ -11,7 +11,6 @@ import (
 
 	"github.com/debstrap/debstrap/apt"
 	"github.com/debstrap/debstrap/cache"
-	"github.com/debstrap/debstrap/distro"
 	"github.com/debstrap/debstrap/lock"
 )
 
@@ -34,7 +33,7 @@ func (p *Plan) Lock(cfg Config, epoch time.Time) *lock.Lock {
 		s := lock.Source{URI: e.URI, Suite: e.Suite, Components: e.Components, Options: e.Options}
 		if i < len(p.Archives) && p.Archives[i] != nil {
 			r := p.Archives[i].Release()
-			s.Codename = r.Codename
+			s.Codename, s.Version = r.Codename, r.Version
 			if !r.Date.IsZero() {
 				s.Date = r.Date.UTC().Format(time.RFC1123)
 			}
@@ -85,16 +84,10 @@ func FromLock(ctx context.Context, c *cache.Cache, l *lock.Lock, cfg Config) (*P
 	if err := l.Check(); err != nil {
 		return nil, fmt.Errorf("lock: %w", err)
 	}
-	rel, known := distro.Lookup(l.Suite)
+	rel, _ := lockRelease(l)
 	p := &Plan{Release: rel, Architecture: l.Architectures[0], Foreign: l.Architectures[1:]}
 	for _, s := range l.Sources {
 		p.Entries = append(p.Entries, s.Entry())
-	}
-	if !known || rel.Codename == "" {
-		// "stable" and friends: what the Release said that day.
-		if r, ok := distro.Lookup(l.Sources[0].Codename); ok {
-			p.Release = r
-		}
 	}
 	// Fallbacks: the lock's, then the command line's (a URL, a "deb …"
 	// line or a sources file: their URLs), by pool path.

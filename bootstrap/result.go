@@ -29,8 +29,9 @@ import (
 // bytes: debstrap itself (BuildConfig.ToolID), how scripts are run
 // (ModeKey), the format, the epoch, the sources written into the image,
 // the keyring embedded, the request apt's marks follow (variant,
-// include), and every package by name, version, architecture, priority
-// and the SHA-256 of its .deb.
+// include), every package by name, version, architecture, priority
+// and the SHA-256 of its .deb, and an image's name (from --tag, or the
+// target's name) and config (imageConfig: every flag and default).
 const (
 	resultKind     = "result"
 	resultMetaKind = "result-meta"
@@ -52,7 +53,11 @@ type resultInputs struct {
 	Sources       []string
 	Keyring       string
 	Packages      []string
-	ImageMirror   string `json:",omitempty"`
+	// An image format's name and its whole config, defaults included:
+	// a new ImageConfig field is in the key without more code.
+	ImageName   string             `json:",omitempty"`
+	Image       export.ImageConfig `json:",omitzero"`
+	ImageMirror string             `json:",omitempty"`
 }
 
 // resultMeta is what the summary of a reused build needs.
@@ -79,7 +84,7 @@ func resultKey(cfg BuildConfig, format export.Format, epoch time.Time, l *lock.L
 	if tool == "" {
 		return "", nil
 	}
-	in := resultInputs{Version: 1, Tool: tool, Mode: cfg.ModeKey, Format: format, Epoch: epoch.Unix(),
+	in := resultInputs{Version: 2, Tool: tool, Mode: cfg.ModeKey, Format: format, Epoch: epoch.Unix(),
 		Variant: cfg.Variant, Include: slices.Clone(cfg.Include), Architectures: cfg.Architectures, ImageMirror: cfg.ImageMirror}
 	sort.Strings(in.Include)
 	for _, src := range l.Sources {
@@ -102,6 +107,15 @@ func resultKey(cfg BuildConfig, format export.Format, epoch time.Time, l *lock.L
 		in.Packages = append(in.Packages, p.Name+" "+p.Version+" "+p.Architecture+" "+p.Priority+" "+p.SHA256)
 	}
 	sort.Strings(in.Packages)
+	if format.HoldsConfig() {
+		name, err := export.ImageName(cfg.Target, format, cfg.Image.Tag)
+		if err != nil {
+			return "", err
+		}
+		in.ImageName = name
+		in.Image = imageConfig(cfg.Image, format, l)
+		in.Image.Tag = "" // in ImageName, as it takes effect
+	}
 	b, err := json.Marshal(in)
 	if err != nil {
 		return "", err

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -188,15 +189,112 @@ func FormatFor(target, explicit string) (Format, error) {
 	return "", fmt.Errorf("cannot tell the output format from target %q: known endings are %s; or pass --format (%s)", target, suffixList(), knownList())
 }
 
-// DefaultEnv is the environment of Debian's official container images.
+// DefaultEnv is the environment of Debian's and Ubuntu's official
+// container images.
 var DefaultEnv = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
 
 // DefaultCmd is the command of Debian's official container images.
+// (Ubuntu's is /bin/bash: bootstrap sets it for an Ubuntu suite.)
 var DefaultCmd = []string{"bash"}
 
 // DefaultTag names the image in an OCI or docker archive when neither
-// Options.Tag nor the target's name gives one.
+// ImageConfig.Tag nor the target's name gives one.
 const DefaultTag = "debstrap:latest"
+
+// Annotation keys of the OCI image spec that export and its callers set.
+const (
+	AnnotationCreated = "org.opencontainers.image.created"
+	AnnotationVersion = "org.opencontainers.image.version"
+	AnnotationRefName = "org.opencontainers.image.ref.name"
+)
+
+// ImageConfig is what an image format holds besides the root: its name,
+// how a container of it runs, its labels and its manifest's annotations.
+// The zero value makes an image like Debian's official ones.
+type ImageConfig struct {
+	// Tag is the image's repository:tag in an OCI or docker archive. Empty
+	// means the target's base name without its ending ("bookworm.oci.tar"
+	// → "bookworm:latest") when that is a valid name, else DefaultTag.
+	Tag string
+	// Env entries (KEY=VALUE) are added to DefaultEnv; one whose KEY the
+	// defaults have replaces that entry in its place, as docker's ENV does.
+	Env []string
+	// Cmd of the image config. Nil means DefaultCmd, or none when
+	// Entrypoint is set (docker too drops an inherited CMD when ENTRYPOINT
+	// changes: the default command would become the entrypoint's
+	// arguments); an empty non-nil slice means none.
+	Cmd []string
+	// Entrypoint of the image config; nil or empty means none.
+	Entrypoint []string
+	// WorkingDir and User of the image config; "" means unset (/ and root).
+	WorkingDir, User string
+	// Labels of the image config.
+	Labels map[string]string
+	// Annotations of the image manifest, over the defaults:
+	// AnnotationCreated is the config's created time (RFC 3339). Only the
+	// OCI formats have a manifest to hold them.
+	Annotations map[string]string
+}
+
+// IsZero says c sets nothing, so that a format without image config
+// (a directory, a tarball) can be written with it.
+func (c ImageConfig) IsZero() bool {
+	return c.Tag == "" && c.Env == nil && c.Cmd == nil && c.Entrypoint == nil &&
+		c.WorkingDir == "" && c.User == "" && len(c.Labels) == 0 && len(c.Annotations) == 0
+}
+
+// HoldsConfig says the format is an image: it has an image config
+// (environment, command, labels) and a name.
+func (f Format) HoldsConfig() bool {
+	return f == FormatOCI || f == FormatOCIArchive || f == FormatDockerArchive
+}
+
+// HoldsAnnotations says the format keeps an image manifest, the place of
+// annotations; a docker-archive has none (docker load makes its own).
+func (f Format) HoldsAnnotations() bool {
+	return f == FormatOCI || f == FormatOCIArchive
+}
+
+// CheckTag checks an image name given as ImageConfig.Tag: NAME[:TAG],
+// NAME as docker spells repositories ("debian", "reg.example:5000/a/b").
+func CheckTag(tag string) error {
+	_, err := parseTag(tag)
+	return err
+}
+
+// ImageName is the name an image written to target in format gets: its
+// full repository:tag, "" for a format that holds none. A build's output
+// depends on it, so the kept-output key includes it.
+func ImageName(target string, format Format, tag string) (string, error) {
+	if !format.HoldsConfig() {
+		return "", nil
+	}
+	t, err := imageTag(target, format, tag)
+	if err != nil {
+		return "", err
+	}
+	return t.Name(), nil
+}
+
+// MergeEnv is base with each KEY=VALUE of over set: an entry whose KEY
+// base has replaces it in its place, others follow in their order; of
+// two entries with one KEY in over the later wins.
+func MergeEnv(base, over []string) []string {
+	out := slices.Clone(base)
+	for _, kv := range over {
+		k, _, _ := strings.Cut(kv, "=")
+		i := slices.IndexFunc(out, func(e string) bool {
+			ek, _, _ := strings.Cut(e, "=")
+			return ek == k
+		})
+		if i >= 0 {
+			out[i] = kv
+		} else {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
 
 // Options control Write.
 type Options struct {
@@ -209,15 +307,9 @@ type Options struct {
 	// Architecture and Variant of an OCI or docker image in Go/OCI terms
 	// (amd64; arm + v7). OCIPlatform converts a Debian architecture.
 	Architecture, Variant string
-	// Env of the image config; nil means DefaultEnv.
-	Env []string
-	// Cmd of the image config; nil means DefaultCmd, an empty non-nil
-	// slice means no Cmd.
-	Cmd []string
-	// Tag is the image's repository:tag in an OCI or docker archive. Empty
-	// means the target's base name without its ending ("bookworm.oci.tar"
-	// → "bookworm:latest") when that is a valid name, else DefaultTag.
-	Tag string
+	// Image is the name, config and annotations of an image format; a
+	// format without them must get the zero value.
+	Image ImageConfig
 	// Progress, if set, is called with bytes of file content written so
 	// far and the total, from the goroutine calling Write.
 	Progress func(done, total int64)
@@ -252,6 +344,12 @@ func Write(ctx context.Context, src Source, target string, opts Options) (string
 		format = f
 	} else if !format.known() {
 		return "", fmt.Errorf("export: unknown output format %q: known formats are %s", format, knownList())
+	}
+	if !format.HoldsConfig() && !opts.Image.IsZero() {
+		return "", fmt.Errorf("export: a %s holds no image name, config or annotations; only %s, %s and %s do", format, FormatOCI, FormatOCIArchive, FormatDockerArchive)
+	}
+	if !format.HoldsAnnotations() && len(opts.Image.Annotations) > 0 {
+		return "", fmt.Errorf("export: a %s holds no image manifest, so no annotations; only %s and %s do", format, FormatOCI, FormatOCIArchive)
 	}
 	if len(opts.Referrers) > 0 && format != FormatOCI && format != FormatOCIArchive {
 		return "", fmt.Errorf("export: a %s cannot hold artifacts attached to an image (%s); only %s and %s can", format, opts.Referrers[0].ArtifactType, FormatOCI, FormatOCIArchive)

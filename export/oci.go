@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -153,15 +154,23 @@ func buildLayer(ctx context.Context, src Source, p *plan, dir, pattern string, o
 	}, nil
 }
 
-// imageTag is the image's name: opts.Tag, else the target's base name
+// parseTag reads an image name given by the user: NAME[:TAG].
+func parseTag(tag string) (name.Tag, error) {
+	if strings.Contains(tag, "@") {
+		return name.Tag{}, fmt.Errorf("image name %q: a digest (@sha256:…) names existing content; give NAME[:TAG]", tag)
+	}
+	t, err := name.NewTag(tag)
+	if err != nil {
+		return name.Tag{}, fmt.Errorf("image name %q: %w", tag, err)
+	}
+	return t, nil
+}
+
+// imageTag is the image's name: tag, else the target's base name
 // without its format ending, else DefaultTag.
 func imageTag(target string, format Format, tag string) (name.Tag, error) {
 	if tag != "" {
-		t, err := name.NewTag(tag)
-		if err != nil {
-			return name.Tag{}, fmt.Errorf("image tag %q: %w", tag, err)
-		}
-		return t, nil
+		return parseTag(tag)
 	}
 	base := strings.ToLower(filepath.Base(strings.TrimRight(target, "/")))
 	for _, s := range suffixes {
@@ -186,8 +195,9 @@ func containerdName(t name.Tag) string {
 }
 
 // buildImage makes the image config and manifest around layer, shaped like
-// those of Debian's official images.
+// those of Debian's official images, with what c adds or changes.
 func buildImage(layer v1.Layer, created time.Time, opts Options) (v1.Image, error) {
+	c := opts.Image
 	img := mutate.MediaType(empty.Image, types.OCIManifestSchema1)
 	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
 	img, err := mutate.Append(img, mutate.Addendum{
@@ -209,17 +219,28 @@ func buildImage(layer v1.Layer, created time.Time, opts Options) (v1.Image, erro
 	cf.Variant = opts.Variant
 	cf.OS = "linux"
 	cf.Created = v1.Time{Time: created}
-	cf.Config.Env = opts.Env
-	if cf.Config.Env == nil {
-		cf.Config.Env = DefaultEnv
-	}
-	cf.Config.Cmd = opts.Cmd
-	if cf.Config.Cmd == nil {
+	cf.Config.Env = MergeEnv(DefaultEnv, c.Env)
+	cf.Config.Cmd = c.Cmd
+	if c.Cmd == nil && len(c.Entrypoint) == 0 {
 		cf.Config.Cmd = DefaultCmd
 	}
+	// Every field is omitempty: an empty Cmd or Entrypoint is left out,
+	// as docker writes none.
+	cf.Config.Entrypoint = c.Entrypoint
+	cf.Config.WorkingDir = c.WorkingDir
+	cf.Config.User = c.User
+	cf.Config.Labels = maps.Clone(c.Labels)
 	img, err = mutate.ConfigFile(img, cf)
 	if err != nil {
 		return nil, fmt.Errorf("set image config: %w", err)
+	}
+	// The manifest's annotations: what is known of every image, then the
+	// caller's. (A docker-archive drops them with the manifest.)
+	ann := map[string]string{AnnotationCreated: created.UTC().Format(time.RFC3339)}
+	maps.Copy(ann, c.Annotations)
+	img, ok := mutate.Annotations(img, ann).(v1.Image)
+	if !ok {
+		return nil, errors.New("annotated image is no image") // cannot happen: mutate keeps the type
 	}
 	return img, nil
 }
@@ -229,7 +250,7 @@ func writeImage(ctx context.Context, src Source, p *plan, target string, format 
 	if opts.Architecture == "" {
 		return "", errors.New("an image needs Options.Architecture (the OCI name, e.g. amd64, arm64, arm)")
 	}
-	tag, err := imageTag(target, format, opts.Tag)
+	tag, err := imageTag(target, format, opts.Image.Tag)
 	if err != nil {
 		return "", err
 	}

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -158,7 +159,7 @@ func TestOCIArchive(t *testing.T) {
 	plain := plainTar(t)
 	dir := t.TempDir()
 	target := filepath.Join(dir, "img.oci.tar")
-	digest := write(t, fixture(), target, Options{Tag: "example/img:v1"})
+	digest := write(t, fixture(), target, Options{Image: ImageConfig{Tag: "example/img:v1"}})
 	b := readFile(t, target)
 	// Unpack it as a layout, checking each member's header on the way.
 	out := filepath.Join(dir, "unpacked")
@@ -357,5 +358,143 @@ func umociUnpack(t *testing.T, ref string) {
 	}
 	if fi, err := os.Stat(filepath.Join(root, "usr/bin/passwd")); err != nil || fi.Mode()&os.ModeSetuid == 0 {
 		t.Errorf("umoci rootfs setuid passwd: %v %v", fi, err)
+	}
+}
+
+// TestImageConfig: what ImageConfig sets reaches the written config and
+// manifest, and the zero value gives Debian's official image's.
+func TestImageConfig(t *testing.T) {
+	created := map[string]string{AnnotationCreated: "2024-06-01T12:00:00Z"}
+	for _, tt := range []struct {
+		name        string
+		c           ImageConfig
+		want        v1.Config
+		annotations map[string]string
+	}{
+		{"defaults", ImageConfig{}, v1.Config{Env: DefaultEnv, Cmd: []string{"bash"}}, created},
+		{"everything", ImageConfig{
+			Env:         []string{"LANG=C.UTF-8", "PATH=/opt/bin:/usr/bin"},
+			Cmd:         []string{"-c", "true"},
+			Entrypoint:  []string{"/bin/sh"},
+			WorkingDir:  "/srv",
+			User:        "1000:1000",
+			Labels:      map[string]string{"org.example.team": "infra", "b": ""},
+			Annotations: map[string]string{"org.example.a": "1", AnnotationVersion: "12.8"},
+		}, v1.Config{
+			Env:        []string{"PATH=/opt/bin:/usr/bin", "LANG=C.UTF-8"},
+			Cmd:        []string{"-c", "true"},
+			Entrypoint: []string{"/bin/sh"},
+			WorkingDir: "/srv",
+			User:       "1000:1000",
+			Labels:     map[string]string{"org.example.team": "infra", "b": ""},
+		}, map[string]string{AnnotationCreated: "2024-06-01T12:00:00Z", "org.example.a": "1", AnnotationVersion: "12.8"}},
+		{"no cmd", ImageConfig{Cmd: []string{}}, v1.Config{Env: DefaultEnv}, created},
+		{"entrypoint drops the default cmd", ImageConfig{Entrypoint: []string{"tini", "--"}},
+			v1.Config{Env: DefaultEnv, Entrypoint: []string{"tini", "--"}}, created},
+		{"created given", ImageConfig{Annotations: map[string]string{AnnotationCreated: "x"}},
+			v1.Config{Env: DefaultEnv, Cmd: []string{"bash"}}, map[string]string{AnnotationCreated: "x"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			target := filepath.Join(dir, "x.oci")
+			digest := write(t, fixture(), target, Options{Image: tt.c})
+			idx, err := layout.ImageIndexFromPath(target)
+			if err != nil {
+				t.Fatal(err)
+			}
+			h, _ := v1.NewHash(digest)
+			img, err := idx.Image(h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cf, err := img.ConfigFile()
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _ := json.Marshal(cf.Config)
+			want, _ := json.Marshal(tt.want)
+			if !bytes.Equal(got, want) {
+				t.Errorf("config\n got %s\nwant %s", got, want)
+			}
+			m, err := img.Manifest()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !maps.Equal(m.Annotations, tt.annotations) {
+				t.Errorf("manifest annotations %v, want %v", m.Annotations, tt.annotations)
+			}
+			// A docker-archive holds the same config.
+			dt := filepath.Join(dir, "x.docker.tar")
+			c := tt.c
+			c.Annotations = nil
+			write(t, fixture(), dt, Options{Image: c})
+			dimg, err := tarball.ImageFromPath(dt, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dcf, _ := dimg.ConfigFile()
+			if got, _ := json.Marshal(dcf.Config); !bytes.Equal(got, want) {
+				t.Errorf("docker-archive config\n got %s\nwant %s", got, want)
+			}
+		})
+	}
+}
+
+// TestImageConfigFormats: a format that cannot hold what is asked is an
+// error, not a silent loss.
+func TestImageConfigFormats(t *testing.T) {
+	for _, tt := range []struct {
+		format Format
+		c      ImageConfig
+		want   string
+	}{
+		{FormatTar, ImageConfig{Cmd: []string{}}, "a tar holds no image name, config or annotations"},
+		{FormatDir, ImageConfig{Tag: "a:b"}, "a dir holds no image name"},
+		{FormatTarZst, ImageConfig{Labels: map[string]string{"a": "b"}}, "a tar.zst holds no image"},
+		{FormatDockerArchive, ImageConfig{Annotations: map[string]string{"a": "b"}}, "a docker-archive holds no image manifest"},
+		{FormatOCI, ImageConfig{Tag: "a@sha256:" + strings.Repeat("0", 64)}, "a digest (@sha256:…) names existing content"},
+		{FormatOCIArchive, ImageConfig{Tag: "Upper:x"}, `image name "Upper:x"`},
+	} {
+		target := filepath.Join(t.TempDir(), "x")
+		_, err := Write(t.Context(), fixture(), target, Options{Format: tt.format, Architecture: "amd64", Image: tt.c})
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s %+v: got %v, want %q", tt.format, tt.c, err, tt.want)
+		}
+		assertNoTemp(t, filepath.Dir(target))
+	}
+}
+
+func TestMergeEnv(t *testing.T) {
+	for _, tt := range []struct{ base, over, want []string }{
+		{DefaultEnv, nil, DefaultEnv},
+		{DefaultEnv, []string{"A=1"}, append(slices.Clone(DefaultEnv), "A=1")},
+		{[]string{"PATH=/bin", "B=2"}, []string{"A=1", "PATH=/x", "A=3", "B="}, []string{"PATH=/x", "B=", "A=3"}},
+		{nil, []string{"A=1=2"}, []string{"A=1=2"}},
+	} {
+		if got := MergeEnv(tt.base, tt.over); !slices.Equal(got, tt.want) {
+			t.Errorf("MergeEnv(%q, %q) = %q, want %q", tt.base, tt.over, got, tt.want)
+		}
+	}
+	// The base is not changed in place.
+	if DefaultEnv[0] != "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" || len(DefaultEnv) != 1 {
+		t.Errorf("DefaultEnv changed: %q", DefaultEnv)
+	}
+}
+
+func TestImageName(t *testing.T) {
+	for _, tt := range []struct {
+		target string
+		format Format
+		tag    string
+		want   string
+	}{
+		{"a.oci.tar", FormatOCIArchive, "", "index.docker.io/library/a:latest"},
+		{"b.oci.tar", FormatOCIArchive, "", "index.docker.io/library/b:latest"},
+		{"a.oci.tar", FormatOCIArchive, "me/img:1", "index.docker.io/me/img:1"},
+		{"a.tar", FormatTar, "", ""},
+	} {
+		if got, err := ImageName(tt.target, tt.format, tt.tag); err != nil || got != tt.want {
+			t.Errorf("ImageName(%q, %s, %q) = %q, %v; want %q", tt.target, tt.format, tt.tag, got, err, tt.want)
+		}
 	}
 }

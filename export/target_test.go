@@ -129,8 +129,13 @@ func TestStdout(t *testing.T) {
 		var buf bytes.Buffer
 		file := filepath.Join(t.TempDir(), "x")
 		// The tag would otherwise come from the target's name.
-		fd := write(t, fixture(), file, Options{Format: f, Tag: "x:latest"})
-		d := write(t, fixture(), "-", Options{Format: f, Tag: "x:latest", Stdout: &buf})
+		opts := Options{Format: f}
+		if f.HoldsConfig() {
+			opts.Image.Tag = "x:latest"
+		}
+		fd := write(t, fixture(), file, opts)
+		opts.Stdout = &buf
+		d := write(t, fixture(), "-", opts)
 		if d != fd || !bytes.Equal(buf.Bytes(), readFile(t, file)) {
 			t.Errorf("%s: standard output differs from the file (%s, %s)", f, d, fd)
 		}

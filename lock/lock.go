@@ -59,6 +59,10 @@ type Source struct {
 	Components []string          `json:"components"`
 	Options    map[string]string `json:"options,omitempty"`
 	Codename   string            `json:"codename,omitempty"`
+	// Version is the Release's Version (12.8, 24.04; testing and unstable
+	// have none): an image built from the lock names it, so a build from
+	// the lock and one that resolves give the same bytes.
+	Version string `json:"version,omitempty"`
 	// Date is the signed Release's Date (RFC 1123, as in the file).
 	Date string `json:"date"`
 	// Release is the signed file read (InRelease or Release), SHA256

@@ -7,6 +7,7 @@ package spec
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -137,6 +138,16 @@ func (f *File) lookup(key string) (entry, bool) {
 // several times on the command line); a list in the file sets each item.
 type Repeatable interface{ Repeatable() bool }
 
+// KeyValues is implemented by repeatable flag values of KEY=VALUE items
+// (--label, --env): a mapping in the file sets "KEY=VALUE" for each of
+// its keys, in the file's order.
+type KeyValues interface{ KeyValues() bool }
+
+// JSONList is implemented by flag values that take a list in one value,
+// written as a JSON array (--cmd '["bash","-l"]'): a list in the file is
+// set as that array.
+type JSONList interface{ JSONList() bool }
+
 // Apply sets each key naming a flag of fs to the file's value, unless
 // the command line set it (onCommandLine). A key that is an argument
 // key, or that known says belongs to another command, is left; any
@@ -169,11 +180,27 @@ func (f *File) Apply(fs *flag.FlagSet, onCommandLine map[string]bool, known func
 }
 
 // flagValues are the strings to Set for e: one for a scalar, each item
-// of a list for a repeatable flag, "true"/"false" for a boolean one.
+// of a list (or KEY=VALUE of a mapping, for KeyValues) for a repeatable
+// flag, a list as one JSON array for a JSONList one, "true"/"false" for
+// a boolean one.
 func (f *File) flagValues(e entry, fl *flag.Flag) ([]string, error) {
 	b, isBool := fl.Value.(interface{ IsBoolFlag() bool })
 	r, isList := fl.Value.(Repeatable)
+	kv, isKV := fl.Value.(KeyValues)
+	j, isJSON := fl.Value.(JSONList)
 	switch {
+	case isKV && kv.KeyValues() && e.val.Kind == yaml.MappingNode:
+		return f.keyValues(e)
+	case isJSON && j.JSONList() && e.val.Kind == yaml.SequenceNode:
+		items, err := f.strings(e)
+		if err != nil {
+			return nil, err
+		}
+		data, err := json.Marshal(append([]string{}, items...))
+		if err != nil {
+			return nil, f.errorf(e, "%v", err)
+		}
+		return []string{string(data)}, nil
 	case isBool && b.IsBoolFlag():
 		if e.val.Kind != yaml.ScalarNode || e.val.Tag != "!!bool" {
 			return nil, f.errorf(e, "want true or false, got %s", kind(e.val))
@@ -191,6 +218,27 @@ func (f *File) flagValues(e entry, fl *flag.Flag) ([]string, error) {
 		return nil, err
 	}
 	return []string{s}, nil
+}
+
+// keyValues is the mapping e as KEY=VALUE items; a value is a string,
+// a number or true/false as written, nothing an empty string.
+func (f *File) keyValues(e entry) ([]string, error) {
+	var out []string
+	for i := 0; i+1 < len(e.val.Content); i += 2 {
+		k, v := e.val.Content[i], e.val.Content[i+1]
+		if k.Kind != yaml.ScalarNode || k.Tag == "!!null" || k.Value == "" {
+			return nil, fmt.Errorf("%s:%d: %s: a key must be a name, got %s", f.Path, k.Line, e.key, kind(k))
+		}
+		if v.Kind != yaml.ScalarNode {
+			return nil, fmt.Errorf("%s:%d: %s: %s: want a string, got %s", f.Path, v.Line, e.key, k.Value, kind(v))
+		}
+		val := v.Value
+		if v.Tag == "!!null" {
+			val = ""
+		}
+		out = append(out, k.Value+"="+val)
+	}
+	return out, nil
 }
 
 // scalar is e's value as a string: a string or a number, not true/false.

@@ -79,3 +79,57 @@ func TestParseErrors(t *testing.T) {
 		}
 	}
 }
+
+type kvList struct{ list }
+
+func (kvList) KeyValues() bool { return true }
+
+type command struct{ v []string }
+
+func (c *command) String() string     { return strings.Join(c.v, "|") }
+func (c *command) Set(s string) error { c.v = append(c.v, s); return nil }
+func (c *command) JSONList() bool     { return true }
+
+// A KeyValues flag takes a mapping (or a list), a JSONList flag a list
+// as one JSON array (or a string as it is).
+func TestApplyImageKeys(t *testing.T) {
+	for _, tt := range []struct {
+		name, in  string
+		label     []string
+		cmd       []string
+		wantError string
+	}{
+		{"mapping", "label:\n  org.example.team: infra\n  n: 1\n  yes: true\n  empty:\ncmd: [bash, -l]\n",
+			[]string{"org.example.team=infra", "n=1", "yes=true", "empty="}, []string{`["bash","-l"]`}, ""},
+		{"list and string", "label: [a=b, c=d]\ncmd: bash -l\n", []string{"a=b", "c=d"}, []string{"bash -l"}, ""},
+		{"empty list", "cmd: []\n", nil, []string{`[]`}, ""},
+		{"nested", "label:\n  a: [b]\n", nil, nil, "t.yaml:2: label: a: want a string, got a list"},
+		{"list in list", "cmd: [a, [b]]\n", nil, nil, "t.yaml:1: cmd: want a list of strings, got a list in it"},
+		{"mapping for cmd", "cmd: {a: b}\n", nil, nil, "t.yaml:1: cmd: want a string, got a mapping"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f, err := Parse("t.yaml", []byte(tt.in))
+			if err != nil {
+				t.Fatal(err)
+			}
+			fs := flag.NewFlagSet("x", flag.ContinueOnError)
+			var label kvList
+			var cmd command
+			fs.Var(&label, "label", "")
+			fs.Var(&cmd, "cmd", "")
+			_, err = f.Apply(fs, nil, func(string) bool { return false })
+			if tt.wantError != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantError) {
+					t.Fatalf("got %v, want %q", err, tt.wantError)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(label.list, tt.label) || !slices.Equal(cmd.v, tt.cmd) {
+				t.Errorf("label %q cmd %q, want %q %q", label.list, cmd.v, tt.label, tt.cmd)
+			}
+		})
+	}
+}

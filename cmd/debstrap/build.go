@@ -56,6 +56,14 @@ host's xz(1) when there is one, about twice as fast as in Go
 package's decompressed data is kept in the cache, so the next build of the
 same packages skips decompressing xz altogether.
 
+An image (.oci, .oci.tar, .docker.tar) is configured as Docker's official
+Debian or Ubuntu image (PATH, bash), named after TARGET (bookworm.oci.tar
+is bookworm:latest) and annotated with its creation time (the epoch) and
+the release's version; --tag (or --name), --env, --label, --annotation,
+--cmd, --entrypoint, --workdir and --user change that. --cmd and
+--entrypoint take a JSON array ('["bash","-l"]') or words as sh splits
+them ('bash -l'), expanding nothing; "" means none.
+
 --lock installs exactly a lock file's packages (see 'debstrap lock'); -f
 reads flags and arguments from a YAML spec file (docs/reproducible.md).
 --sbom also writes the image's SBOM. A build whose inputs equal an earlier
@@ -66,6 +74,8 @@ Examples:
   debstrap build --lock=bookworm.lock --sbom=bookworm.spdx.json bookworm.oci.tar
   debstrap build -f examples/trixie-curl-ci.yaml
   debstrap build --include=curl,ca-certificates trixie trixie.oci.tar
+  debstrap build --tag=registry.example/base:12 --label=org.example.team=infra \
+      --env=LANG=C.UTF-8 --cmd='["bash","-l"]' bookworm base.oci
   SOURCE_DATE_EPOCH=1700000000 debstrap build bookworm rootfs.tar.zst
   debstrap build --variant=minbase --components=main,universe noble noble.tar \
       "deb http://MIRROR/ubuntu noble main universe" \
@@ -87,6 +97,8 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	rebuild := fs.Bool("rebuild", false, "build even when the cache holds the output of a build with the same inputs (lock or resolved set, flags, debstrap itself)")
 	var nf nativeFlags
 	nf.register(fs)
+	var imf imageFlags
+	imf.register(fs)
 	pos, err := parse(fs, args, nil, buildHelp, stdout)
 	if err != nil {
 		return err
@@ -143,6 +155,15 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := checkMode(*mode); err != nil {
 		return usageError{err}
 	}
+	// Image flags a format cannot hold, before minutes of work. A format
+	// that cannot be told is the build's error to report.
+	if outFormat, err := export.FormatFor(pos[1], *format); err == nil {
+		var set []string // the command line's and the spec's
+		fs.Visit(func(f *flag.Flag) { set = append(set, f.Name) })
+		if err := imf.check(set, outFormat); err != nil {
+			return usageError{err}
+		}
+	}
 	log := c.logger(stderr)
 	var arch string
 	if len(c.architectures) > 0 {
@@ -177,6 +198,7 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		RemoveTree:  configure.RemoveTree,
 		Format:      *format,
 		Mode:        *mode,
+		Image:       imf.config(),
 		ToolID:      toolID,
 		ModeKey:     modeKey(*mode, conf, nf.limits()),
 		Rebuild:     *rebuild,

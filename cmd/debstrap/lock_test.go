@@ -41,7 +41,7 @@ func TestLock(t *testing.T) {
 	if l.Suite != "stable" || l.Variant != "important" || len(l.Packages) != len(minimalImportant) || l.Epoch != testarchive.DefaultTime.Unix() {
 		t.Errorf("lock: suite %s, variant %s, %d packages, epoch %d", l.Suite, l.Variant, len(l.Packages), l.Epoch)
 	}
-	if s := l.Sources[0]; s.Release != "InRelease" || len(s.SHA256) != 64 || s.Codename != "bookworm" || s.Date == "" {
+	if s := l.Sources[0]; s.Release != "InRelease" || len(s.SHA256) != 64 || s.Codename != "bookworm" || s.Version != "12.5" || s.Date == "" {
 		t.Errorf("source: %+v", s)
 	}
 	for _, s := range []string{`"name": "libc6"`, `"source": "glibc"`, `"suite": "stable"`, `"filename": "pool/main/`, `"include": [`} {
@@ -65,6 +65,17 @@ func TestLock(t *testing.T) {
 	b, _ := os.ReadFile(fromLock)
 	if len(a) == 0 || !bytes.Equal(a, b) {
 		t.Errorf("build --lock differs from the build it locked (%d and %d bytes)", len(a), len(b))
+	}
+	// An image too: its version annotation comes from the lock.
+	plainOCI := filepath.Join(dir, "x.oci.tar")
+	h.build(t, plainOCI, "--include=nano")
+	lockedOCI := filepath.Join(dir, "locked", "x.oci.tar")
+	os.Mkdir(filepath.Dir(lockedOCI), 0o755)
+	want(t, cli(t.Context(), "build", "--keyring="+h.keyring, "--cache-dir="+t.TempDir(), "-q", "--mode=extract", "--lock="+lf, lockedOCI), 0, nil, nil)
+	ao, _ := os.ReadFile(plainOCI)
+	bo, _ := os.ReadFile(lockedOCI)
+	if a, b := ao, bo; len(a) == 0 || !bytes.Equal(a, b) || !bytes.Contains(a, []byte(`"org.opencontainers.image.version":"12.5"`)) {
+		t.Errorf("build --lock of an OCI archive differs from the build it locked, or lacks the version (%d and %d bytes)", len(a), len(b))
 	}
 
 	t.Run("request flags refused", func(t *testing.T) {
