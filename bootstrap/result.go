@@ -72,7 +72,8 @@ type resultMeta struct {
 // not kept (no ToolID, a directory, stdout).
 func resultKey(cfg BuildConfig, format export.Format, epoch time.Time, l *lock.Lock) (string, error) {
 	// With an SBOM the build runs: the SBOM is made from the root.
-	if cfg.ToolID == nil || cfg.SBOM != "" || cfg.Target == export.Stdout || format == export.FormatDir || format == export.FormatOCI {
+	// Hooks are commands whose effects no key can name.
+	if cfg.ToolID == nil || cfg.SBOM != "" || len(cfg.Hooks) > 0 || cfg.Target == export.Stdout || format == export.FormatDir || format == export.FormatOCI {
 		return "", nil
 	}
 	// Only a new or regular file: a FIFO, /dev/stdout or a device gets

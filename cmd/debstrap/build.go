@@ -18,6 +18,7 @@ import (
 	"github.com/debstrap/debstrap/bootstrap"
 	"github.com/debstrap/debstrap/configure"
 	"github.com/debstrap/debstrap/export"
+	"github.com/debstrap/debstrap/hooks"
 	"github.com/debstrap/debstrap/internal/progress"
 	"github.com/debstrap/debstrap/lock"
 	"github.com/debstrap/debstrap/spec"
@@ -99,6 +100,8 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	nf.register(fs)
 	var imf imageFlags
 	imf.register(fs)
+	var hf hookFlags
+	hf.register(fs)
 	pos, err := parse(fs, args, nil, buildHelp, stdout)
 	if err != nil {
 		return err
@@ -164,6 +167,10 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return usageError{err}
 		}
 	}
+	hookList, err := hf.hooks()
+	if err != nil {
+		return err
+	}
 	log := c.logger(stderr)
 	var arch string
 	if len(c.architectures) > 0 {
@@ -204,11 +211,15 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Rebuild:     *rebuild,
 		SBOM:        *sbomFile,
 		ImageMirror: *imageMirror,
-		Version:     version(),
-		Keepable:    nout.quiet,
-		Epoch:       epoch,
-		Configure:   conf,
-		XZCommand:   xzCommand(os.Getenv("DEBSTRAP_XZ"), log),
+		Hooks:       hookList,
+		HookRunner:  hookRunner(*mode, stderr, stderr),
+		HookEnv: hooks.Env{Mode: *mode, Suite: pos[0], Variant: c.variant, Format: *format,
+			Include: c.include, Verbosity: verbosity(&c), Argv0: os.Args[0]},
+		Version:   version(),
+		Keepable:  nout.quiet,
+		Epoch:     epoch,
+		Configure: conf,
+		XZCommand: xzCommand(os.Getenv("DEBSTRAP_XZ"), log),
 		Phase: func(name string, steps int) {
 			c.bar.Finish()
 			counter.end()

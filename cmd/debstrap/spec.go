@@ -21,6 +21,7 @@ var otherCommandKeys = []string{
 	"native-script-timeout", "native-script-memory", "native-script-output", "native-script-writes",
 	"output", "download", "check", "update",
 	"prune", "reindex", "sign-with", "with-sources", "image-mirror",
+	"setup-hook", "extract-hook", "essential-hook", "customize-hook", "hook-dir",
 	"tag", "name", "env", "label", "annotation", "cmd", "entrypoint", "workdir", "user",
 }
 
