@@ -82,6 +82,13 @@ type BuildConfig struct {
 	// Step when one is done; both optional (progress display).
 	Phase func(name string, steps int)
 	Step  func()
+	// AptConf and DpkgConf are the text of --aptopt and --dpkgopt, for
+	// /etc/apt/apt.conf.d/99debstrap and /etc/dpkg/dpkg.cfg.d/99debstrap;
+	// DpkgConf's path-exclude and path-include filter what is unpacked.
+	AptConf, DpkgConf string
+	// Skip names the steps of mmdebstrap's --skip that apply here
+	// (Skips lists them).
+	Skip map[string]bool
 	// Hooks are mmdebstrap's hooks, run at their points by HookRunner
 	// (shell hooks) or on the stage (special hooks); HookEnv is what
 	// they are told of the build. A build with hooks is never reused.
@@ -275,13 +282,22 @@ func Run(ctx context.Context, c *cache.Cache, cfg BuildConfig) (*Result, error) 
 	for _, p := range plan.Packages {
 		byName[p.Name] = p
 	}
-	st, err := rootfs.Create(b.StageDir, rootfs.Options{
+	var filters dpkg.Filters
+	filters.AddConfig(cfg.DpkgConf)
+	ropts := rootfs.Options{
 		Arch:       plan.Architecture,
 		Epoch:      epoch,
 		Logger:     log,
 		OnConflict: conflictPolicy(byName),
-	})
+	}
+	if !filters.Empty() {
+		ropts.Skip = filters.Skip
+	}
+	st, err := rootfs.Create(b.StageDir, ropts)
 	if err != nil {
+		return nil, err
+	}
+	if err := writeOptions(st, cfg); err != nil {
 		return nil, err
 	}
 	defer st.Close()
@@ -323,8 +339,10 @@ func Run(ctx context.Context, c *cache.Cache, cfg BuildConfig) (*Result, error) 
 		done()
 	}
 
-	if err := addDevNodes(st); err != nil {
-		return nil, err
+	if !cfg.Skip["output/dev"] {
+		if err := addDevNodes(st); err != nil {
+			return nil, err
+		}
 	}
 	if err := finishApt(st); err != nil {
 		return nil, fmt.Errorf("apt state: %w", err)

@@ -63,7 +63,30 @@ func withAptLists(ctx context.Context, st *rootfs.Stage, cfg BuildConfig, plan *
 			}
 		}
 	}
-	return cleanApt(st)
+	return cleanApt(st, cfg.Skip)
+}
+
+// Skips are the names of mmdebstrap's --skip that debstrap knows.
+var Skips = []string{"output/dev", "cleanup/apt", "cleanup/apt/lists", "cleanup/apt/cache"}
+
+// writeOptions writes --aptopt's and --dpkgopt's files into the root, as
+// mmdebstrap does before anything is unpacked.
+func writeOptions(st *rootfs.Stage, cfg BuildConfig) error {
+	for _, f := range []struct{ dir, text string }{
+		{"/etc/apt/apt.conf.d", cfg.AptConf},
+		{"/etc/dpkg/dpkg.cfg.d", cfg.DpkgConf},
+	} {
+		if f.text == "" {
+			continue
+		}
+		if err := st.MkdirAll(f.dir, rootfs.Entry{Mode: 0o755}); err != nil {
+			return err
+		}
+		if err := st.WriteFile(f.dir+"/99debstrap", []byte(f.text), rootfs.Entry{Mode: 0o644}); err != nil {
+			return fmt.Errorf("writing %s/99debstrap: %w", f.dir, err)
+		}
+	}
+	return nil
 }
 
 // ImageEntriesURIs are the URIs of the image's sources, in plan order.
@@ -132,8 +155,18 @@ func listName(uri string) string {
 
 // cleanApt removes apt's package lists and caches, as mmdebstrap's
 // cleanup does after the hooks: lists, *.bin caches and downloaded .debs.
-func cleanApt(st *rootfs.Stage) error {
-	for _, dir := range []string{"/var/lib/apt/lists", "/var/lib/apt/lists/partial", "/var/cache/apt", "/var/cache/apt/archives", "/var/cache/apt/archives/partial"} {
+func cleanApt(st *rootfs.Stage, skip map[string]bool) error {
+	if skip["cleanup/apt"] {
+		return nil
+	}
+	var dirs []string
+	if !skip["cleanup/apt/lists"] {
+		dirs = append(dirs, "/var/lib/apt/lists", "/var/lib/apt/lists/partial")
+	}
+	if !skip["cleanup/apt/cache"] {
+		dirs = append(dirs, "/var/cache/apt", "/var/cache/apt/archives", "/var/cache/apt/archives/partial")
+	}
+	for _, dir := range dirs {
 		kids, err := st.List(dir)
 		if err != nil {
 			continue

@@ -58,6 +58,9 @@ type resultInputs struct {
 	ImageName   string             `json:",omitempty"`
 	Image       export.ImageConfig `json:",omitzero"`
 	ImageMirror string             `json:",omitempty"`
+	AptConf     string             `json:",omitempty"`
+	DpkgConf    string             `json:",omitempty"`
+	Skip        []string           `json:",omitempty"`
 }
 
 // resultMeta is what the summary of a reused build needs.
@@ -86,7 +89,12 @@ func resultKey(cfg BuildConfig, format export.Format, epoch time.Time, l *lock.L
 		return "", nil
 	}
 	in := resultInputs{Version: 2, Tool: tool, Mode: cfg.ModeKey, Format: format, Epoch: epoch.Unix(),
-		Variant: cfg.Variant, Include: slices.Clone(cfg.Include), Architectures: cfg.Architectures, ImageMirror: cfg.ImageMirror}
+		Variant: cfg.Variant, Include: slices.Clone(cfg.Include), Architectures: cfg.Architectures, ImageMirror: cfg.ImageMirror,
+		AptConf: cfg.AptConf, DpkgConf: cfg.DpkgConf}
+	for k := range cfg.Skip {
+		in.Skip = append(in.Skip, k)
+	}
+	sort.Strings(in.Skip)
 	sort.Strings(in.Include)
 	for _, src := range l.Sources {
 		in.Sources = append(in.Sources, src.URI+" "+src.Suite+" "+fmt.Sprint(src.Components))

@@ -22,6 +22,7 @@ var otherCommandKeys = []string{
 	"output", "download", "check", "update",
 	"prune", "reindex", "sign-with", "with-sources", "image-mirror",
 	"setup-hook", "extract-hook", "essential-hook", "customize-hook", "hook-dir",
+	"aptopt", "dpkgopt", "skip",
 	"tag", "name", "env", "label", "annotation", "cmd", "entrypoint", "workdir", "user",
 }
 
