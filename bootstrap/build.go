@@ -285,6 +285,7 @@ func Run(ctx context.Context, c *cache.Cache, cfg BuildConfig) (*Result, error) 
 	var filters dpkg.Filters
 	filters.AddConfig(cfg.DpkgConf)
 	ropts := rootfs.Options{
+		MergedUsr:  locked.MergedUsr,
 		Arch:       plan.Architecture,
 		Epoch:      epoch,
 		Logger:     log,

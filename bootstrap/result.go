@@ -59,6 +59,7 @@ type resultInputs struct {
 	Image       export.ImageConfig `json:",omitzero"`
 	ImageMirror string             `json:",omitempty"`
 	AptConf     string             `json:",omitempty"`
+	MergedUsr   bool               `json:",omitempty"`
 	DpkgConf    string             `json:",omitempty"`
 	Skip        []string           `json:",omitempty"`
 }
@@ -96,6 +97,7 @@ func resultKey(cfg BuildConfig, format export.Format, epoch time.Time, l *lock.L
 	}
 	sort.Strings(in.Skip)
 	sort.Strings(in.Include)
+	in.MergedUsr = l.MergedUsr
 	for _, src := range l.Sources {
 		in.Sources = append(in.Sources, src.URI+" "+src.Suite+" "+fmt.Sprint(src.Components))
 	}

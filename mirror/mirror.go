@@ -250,7 +250,7 @@ func (m *run) add(ctx context.Context, r Request) (Selection, error) {
 	}
 	sel := Selection{Suite: cfg.Suite, Architectures: append([]string{plan.Architecture}, plan.Foreign...),
 		Keyring: cfg.Keyring, Variant: cfg.Variant, Include: cfg.Include, Recommends: cfg.Recommends,
-		NoCheckValidUntil: cfg.NoCheckValidUntil, WithSources: r.WithSources}
+		MergedUsr: cfg.MergedUsr, NoCheckValidUntil: cfg.NoCheckValidUntil, WithSources: r.WithSources}
 	if sel.Keyring != "" {
 		if sel.Keyring, err = filepath.Abs(sel.Keyring); err != nil {
 			return Selection{}, err
@@ -266,7 +266,7 @@ func (m *run) add(ctx context.Context, r Request) (Selection, error) {
 func (sel Selection) config(log *slog.Logger) bootstrap.Config {
 	return bootstrap.Config{Suite: sel.Suite, Mirrors: sel.Sources, Architectures: sel.Architectures,
 		Keyring: sel.Keyring, Variant: sel.Variant, Include: sel.Include, Recommends: sel.Recommends,
-		NoUpdates: true, NoCheckValidUntil: sel.NoCheckValidUntil, Logger: log}
+		MergedUsr: sel.MergedUsr, NoUpdates: true, NoCheckValidUntil: sel.NoCheckValidUntil, Logger: log}
 }
 
 // gather resolves a recorded selection again (or opens a lock's sources)

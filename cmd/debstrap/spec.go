@@ -128,6 +128,8 @@ func (c *common) matchesLock(l *lock.Lock, name string) error {
 			spec, locked = strings.Join(c.architectures, ","), strings.Join(l.Architectures, ",")
 		case "include-recommends":
 			spec, locked = fmt.Sprint(c.recommends), fmt.Sprint(l.Recommends)
+		case "merged-usr":
+			spec, locked = fmt.Sprint(c.mergedUsr), fmt.Sprint(l.MergedUsr)
 		default:
 			continue
 		}
