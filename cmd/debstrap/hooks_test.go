@@ -39,6 +39,8 @@ func TestHooks(t *testing.T) {
 		"--customize-hook=download /etc/nanorc "+filepath.Join(out, "nanorc"),
 		"--customize-hook=tar-out /opt "+filepath.Join(out, "opt.tar"),
 		"--customize-hook=sync-out /opt/tree "+filepath.Join(out, "sync"),
+		"--essential-hook=sync-in "+filepath.Join(dir, "tree")+" /srv/synced",
+		"--customize-hook=copy-out /etc/nanorc /opt/tree "+out,
 	)
 	img := readImage(t, target)
 	for p, want := range map[string]struct {
@@ -46,10 +48,11 @@ func TestHooks(t *testing.T) {
 		uid, gid int
 		body     string
 	}{
-		"etc/motd":       {0o640, 0, 0, "hello\n"},
-		"opt/tree/sub/f": {0o600, 0, 0, "f\n"},
-		"srv/data":       {0o750, 1000, 1000, ""},
-		"srv/data/owned": {0o644, 1000, 1000, "own"},
+		"etc/motd":         {0o640, 0, 0, "hello\n"},
+		"opt/tree/sub/f":   {0o600, 0, 0, "f\n"},
+		"srv/data":         {0o750, 1000, 1000, ""},
+		"srv/data/owned":   {0o644, 1000, 1000, "own"},
+		"srv/synced/sub/f": {0o600, 0, 0, "f\n"},
 	} {
 		e, ok := img.entries[p]
 		if !ok {
@@ -65,6 +68,9 @@ func TestHooks(t *testing.T) {
 	}
 	if b, err := os.ReadFile(filepath.Join(out, "nanorc")); err != nil || string(b) != "# nanorc\n" {
 		t.Errorf("download: %q %v", b, err)
+	}
+	if b, err := os.ReadFile(filepath.Join(out, "tree", "sub", "f")); err != nil || string(b) != "f\n" {
+		t.Errorf("copy-out: %q %v", b, err)
 	}
 	if b, err := os.ReadFile(filepath.Join(out, "sync", "sub", "f")); err != nil || string(b) != "f\n" {
 		t.Errorf("sync-out: %q %v", b, err)
