@@ -84,6 +84,9 @@ type BuildConfig struct {
 	// ExportProgress is told the bytes of file content written so far
 	// and the total while the image is written; optional.
 	ExportProgress func(done, total int64)
+	// Registry is how a registry target (docker://…) is pushed to:
+	// credentials, insecure, retries, upload progress.
+	Registry export.Registry
 }
 
 // Configurer finishes an unpacked root: it runs (or reproduces) the
@@ -333,6 +336,7 @@ func Run(ctx context.Context, c *cache.Cache, cfg BuildConfig) (*Result, error) 
 	res.Digest, err = export.Write(ctx, export.FromFiles(rd), cfg.Target, export.Options{
 		Format: format, Epoch: epoch, Architecture: arch, Variant: variant, Log: log, Stdout: cfg.Stdout,
 		Progress: cfg.ExportProgress, Referrers: referrers, Image: imageConfig(cfg.Image, format, locked),
+		Registry: cfg.Registry,
 	})
 	if err != nil {
 		return nil, err
@@ -343,7 +347,7 @@ func Run(ctx context.Context, c *cache.Cache, cfg BuildConfig) (*Result, error) 
 		}
 	}
 	done()
-	if fi, err := os.Stat(cfg.Target); err == nil && !fi.IsDir() {
+	if fi, err := os.Stat(cfg.Target); err == nil && !fi.IsDir() && format != export.FormatRegistry {
 		res.Size = fi.Size()
 	}
 	if key != "" && (cfg.Keepable == nil || cfg.Keepable()) {

@@ -35,6 +35,8 @@ it to TARGET. The format comes from TARGET's name, or --format:
   NAME.oci                       an OCI image layout directory (skopeo, podman)
   NAME.oci.tar                   an OCI archive (docker load, podman load)
   NAME.docker.tar                a docker-archive (docker load)
+  docker://REGISTRY/REPO[:TAG]   pushed to a registry (only the blobs it lacks;
+                                 see 'debstrap push --help' for credentials)
 
 Everything runs as an ordinary user; owners, modes and device nodes are
 recorded in a table and written into the image as they should be. The
@@ -56,7 +58,7 @@ host's xz(1) when there is one, about twice as fast as in Go
 package's decompressed data is kept in the cache, so the next build of the
 same packages skips decompressing xz altogether.
 
-An image (.oci, .oci.tar, .docker.tar) is configured as Docker's official
+An image (.oci, .oci.tar, .docker.tar, docker://) is configured as Docker's official
 Debian or Ubuntu image (PATH, bash), named after TARGET (bookworm.oci.tar
 is bookworm:latest) and annotated with its creation time (the epoch) and
 the release's version; --tag (or --name), --env, --label, --annotation,
@@ -76,6 +78,7 @@ Examples:
   debstrap build --include=curl,ca-certificates trixie trixie.oci.tar
   debstrap build --tag=registry.example/base:12 --label=org.example.team=infra \
       --env=LANG=C.UTF-8 --cmd='["bash","-l"]' bookworm base.oci
+  debstrap build bookworm docker://localhost:5000/debian:bookworm
   SOURCE_DATE_EPOCH=1700000000 debstrap build bookworm rootfs.tar.zst
   debstrap build --variant=minbase --components=main,universe noble noble.tar \
       "deb http://MIRROR/ubuntu noble main universe" \
@@ -99,6 +102,8 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	nf.register(fs)
 	var imf imageFlags
 	imf.register(fs)
+	var rf registryFlags
+	rf.register(fs)
 	pos, err := parse(fs, args, nil, buildHelp, stdout)
 	if err != nil {
 		return err
@@ -219,7 +224,8 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			}
 			counter.start(name, steps)
 		},
-		Step: counter.step,
+		Step:     counter.step,
+		Registry: rf.config(c.bar),
 		ExportProgress: func(done, total int64) {
 			if c.bar.Enabled() {
 				c.bar.Status(fmt.Sprintf("export %s/%s", bootstrap.HumanBytes(done), bootstrap.HumanBytes(total)))

@@ -22,6 +22,7 @@ var otherCommandKeys = []string{
 	"output", "download", "check", "update",
 	"prune", "reindex", "sign-with", "with-sources", "image-mirror",
 	"tag", "name", "env", "label", "annotation", "cmd", "entrypoint", "workdir", "user",
+	"insecure-registry",
 }
 
 // Repeatable marks a list flag: a list in a spec file sets each item.
