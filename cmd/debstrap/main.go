@@ -40,7 +40,7 @@ Examples:
       "deb http://MIRROR/ubuntu noble main universe" \
       "deb http://MIRROR/ubuntu noble-updates main universe"
   debstrap download --variant=minbase bookworm ./debs
-  debstrap build bookworm docker://localhost:5000/debian:bookworm
+  debstrap build --platforms=amd64,arm64 bookworm docker://localhost:5000/debian:bookworm
 
 Run 'debstrap COMMAND --help' or 'debstrap help COMMAND' for a command's flags.
 `

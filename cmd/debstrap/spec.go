@@ -22,7 +22,7 @@ var otherCommandKeys = []string{
 	"output", "download", "check", "update",
 	"prune", "reindex", "sign-with", "with-sources", "image-mirror",
 	"tag", "name", "env", "label", "annotation", "cmd", "entrypoint", "workdir", "user",
-	"insecure-registry",
+	"insecure-registry", "platforms",
 }
 
 // Repeatable marks a list flag: a list in a spec file sets each item.
