@@ -130,7 +130,7 @@ func runPlatforms(ctx context.Context, c *cache.Cache, cfg BuildConfig) (*Result
 	// The index's name and annotations: the release's, the user's. Every
 	// platform has the same sources, so the first one's lock tells them.
 	x, err := export.NewIndex(cfg.Target, export.Options{
-		Format: format, Epoch: epoch, Log: log, Registry: cfg.Registry,
+		Format: format, Epoch: epoch, Log: log, Registry: cfg.Registry, Stdout: cfg.Stdout,
 		Image: imageConfig(cfg.Image, format, plans[0].Lock(configs[0], epoch)),
 	})
 	if err != nil {

@@ -216,3 +216,27 @@ func TestBuildPlatformsMissingArch(t *testing.T) {
 	}
 	b.leftovers(t, false)
 }
+
+// TARGET "-" with --format=oci-archive: the archive of the index on
+// standard output, the same bytes as a file's of the same name.
+func TestBuildPlatformsStdout(t *testing.T) {
+	b := newPlatformsBuild(t, "multi.oci.tar")
+	b.cfg.Image.Tag = "multi:1"
+	res, err := Run(t.Context(), b.cache, b.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file, err := os.ReadFile(b.cfg.Target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	b.cfg.Target, b.cfg.Format, b.cfg.Stdout = "-", "oci-archive", &out
+	res2, err := Run(t.Context(), b.cache, b.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(out.Bytes(), file) || res.Digest != res2.Digest {
+		t.Errorf("standard output (%d bytes, %s) differs from the file (%d bytes, %s)", out.Len(), res2.Digest, len(file), res.Digest)
+	}
+}
