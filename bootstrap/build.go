@@ -98,6 +98,19 @@ type BuildConfig struct {
 	// ExportProgress is told the bytes of file content written so far
 	// and the total while the image is written; optional.
 	ExportProgress func(done, total int64)
+	// Registry is how a registry target (docker://…) is pushed to:
+	// credentials, insecure, retries, upload progress.
+	Registry export.Registry
+	// Platforms, when set, builds one root per Debian architecture
+	// (amd64, arm64, armhf, …) from the same sources, each as a
+	// single-architecture build, and writes their images as one image
+	// index (an OCI layout, an OCI archive or a registry image).
+	// Config.Architectures must then be empty.
+	Platforms []string
+	// ConfigureFor gives the configure step of one platform's
+	// architecture (the host may run one and not another); nil: Configure
+	// for every platform.
+	ConfigureFor func(arch string) (Configurer, error)
 }
 
 // Configurer finishes an unpacked root: it runs (or reproduces) the
@@ -135,6 +148,10 @@ type Result struct {
 	Size     int64 // of the target file; 0 for directories
 	Duration time.Duration
 	Phases   []PhaseTime
+	// Platforms are the parts of a multi-platform build, in the order
+	// asked; nil for a single root. Plan is then the first platform's,
+	// Packages the sum, Digest the index's.
+	Platforms []PlatformResult
 }
 
 // PhaseTime is how long one phase took.
@@ -147,6 +164,9 @@ type PhaseTime struct {
 // database, configure, export. The target appears whole or not at all; the
 // staging directory is removed whatever happens.
 func Run(ctx context.Context, c *cache.Cache, cfg BuildConfig) (*Result, error) {
+	if len(cfg.Platforms) > 0 {
+		return runPlatforms(ctx, c, cfg)
+	}
 	start := time.Now()
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -248,115 +268,11 @@ func Run(ctx context.Context, c *cache.Cache, cfg BuildConfig) (*Result, error) 
 		}
 	}
 
-	done = phase("download", len(plan.Packages))
-	paths, err := c.FetchAll(ctx, plan.Items())
+	st, closeRoot, err := makeRoot(ctx, c, cfg, cfg.Configure, plan, epoch, phase, remove, log)
 	if err != nil {
 		return nil, err
 	}
-	done()
-	b := &Build{Plan: plan, Debs: map[*apt.Package]string{}, Epoch: epoch, Variant: cfg.Variant, Include: cfg.Include, Step: cfg.Step}
-	if b.Step == nil {
-		b.Step = func() {}
-	}
-	for i, p := range plan.Packages {
-		b.Debs[p] = paths[i]
-	}
-
-	var installed int64
-	for _, p := range plan.Packages {
-		installed += p.InstalledSize << 10
-	}
-	tmp, lock, err := makeStaging(stagingParent(cfg.TempDir, installed, log))
-	if err != nil {
-		return nil, err
-	}
-	defer func() {
-		// Removed under the mark: a sweep must not take it for dead.
-		if err := remove(tmp); err != nil {
-			log.Warn("could not remove the staging directory", "dir", tmp, "err", err)
-		}
-		lock.Release()
-	}()
-	b.StageDir = filepath.Join(tmp, "root")
-	byName := map[string]*apt.Package{}
-	for _, p := range plan.Packages {
-		byName[p.Name] = p
-	}
-	var filters dpkg.Filters
-	filters.AddConfig(cfg.DpkgConf)
-	ropts := rootfs.Options{
-		MergedUsr:  locked.MergedUsr,
-		Arch:       plan.Architecture,
-		Epoch:      epoch,
-		Logger:     log,
-		OnConflict: conflictPolicy(byName),
-	}
-	if !filters.Empty() {
-		ropts.Skip = filters.Skip
-	}
-	st, err := rootfs.Create(b.StageDir, ropts)
-	if err != nil {
-		return nil, err
-	}
-	if err := writeOptions(st, cfg); err != nil {
-		return nil, err
-	}
-	defer st.Close()
-
-	if err := runHooks(ctx, st, cfg, hooks.Setup); err != nil {
-		return nil, err
-	}
-
-	b.Order = UnpackOrder(plan.Packages)
-	done = phase("unpack", len(b.Order))
-	units, err := unpackAll(ctx, st, b.Order, b.Debs, readOptions{payloads: newPayloads(c, log), xzCommand: cfg.XZCommand, cache: c, log: log, native: plan.Architecture}, unpackWorkers(), log, cfg.Step)
-	if err != nil {
-		return nil, err
-	}
-	b.DB = dpkg.New(plan.Architecture, plan.Foreign...)
-	for _, u := range units {
-		b.Controls = append(b.Controls, u.control)
-		if err := b.DB.Add(dpkg.Package{Control: u.control, Files: u.files, State: dpkg.Unpacked}); err != nil {
-			return nil, fmt.Errorf("dpkg database: %s: %w", u.pkg.Name, err)
-		}
-	}
-	if err := b.DB.Write(dbRoot{st}); err != nil {
-		return nil, fmt.Errorf("writing the dpkg database: %w", err)
-	}
-	if err := writeAptConfig(st, plan, cfg.Config, cfg.ImageMirror); err != nil {
-		return nil, err
-	}
-	done()
-
-	if err := runHooks(ctx, st, cfg, hooks.Extract); err != nil {
-		return nil, err
-	}
-
-	if cfg.Configure != nil {
-		done = phase("configure", len(b.Order))
-		if err := cfg.Configure.Configure(ctx, st, b); err != nil {
-			return nil, fmt.Errorf("configure (--mode=%s): %w", cfg.Configure.Name(), err)
-		}
-		done()
-	}
-
-	if !cfg.Skip["output/dev"] {
-		if err := addDevNodes(st); err != nil {
-			return nil, err
-		}
-	}
-	if err := finishApt(st); err != nil {
-		return nil, fmt.Errorf("apt state: %w", err)
-	}
-	err = withAptLists(ctx, st, cfg, plan, func() error {
-		if err := runHooks(ctx, st, cfg, hooks.Essential); err != nil {
-			return err
-		}
-		return runHooks(ctx, st, cfg, hooks.Customize)
-	})
-	if err != nil {
-		return nil, err
-	}
+	defer closeRoot()
 	done = phase("export", 0)
 	arch, variant, err := export.OCIPlatform(plan.Architecture)
 	if err != nil && format != export.FormatDir && !strings.HasPrefix(string(format), "tar") {
@@ -379,6 +295,7 @@ func Run(ctx context.Context, c *cache.Cache, cfg BuildConfig) (*Result, error) 
 	res.Digest, err = export.Write(ctx, export.FromFiles(rd), cfg.Target, export.Options{
 		Format: format, Epoch: epoch, Architecture: arch, Variant: variant, Log: log, Stdout: cfg.Stdout,
 		Progress: cfg.ExportProgress, Referrers: referrers, Image: imageConfig(cfg.Image, format, locked),
+		Registry: cfg.Registry,
 	})
 	if err != nil {
 		return nil, err
@@ -389,7 +306,7 @@ func Run(ctx context.Context, c *cache.Cache, cfg BuildConfig) (*Result, error) 
 		}
 	}
 	done()
-	if fi, err := os.Stat(cfg.Target); err == nil && !fi.IsDir() {
+	if fi, err := os.Stat(cfg.Target); err == nil && !fi.IsDir() && format != export.FormatRegistry {
 		res.Size = fi.Size()
 	}
 	if key != "" && (cfg.Keepable == nil || cfg.Keepable()) {
@@ -397,6 +314,141 @@ func Run(ctx context.Context, c *cache.Cache, cfg BuildConfig) (*Result, error) 
 	}
 	res.Duration = time.Since(start)
 	return res, nil
+}
+
+// makeRoot builds the staging root of plan: download, unpack, the dpkg
+// database, apt's sources, configure (conf; nil leaves packages
+// unpacked), device nodes and apt's state. The caller exports it, then
+// calls closeRoot, which removes it.
+func makeRoot(ctx context.Context, c *cache.Cache, cfg BuildConfig, conf Configurer, plan *Plan, epoch time.Time,
+	phase func(string, int) func(), remove func(string) error, log *slog.Logger) (st *rootfs.Stage, closeRoot func(), err error) {
+	// Not closeRoot itself: an error return sets it to nil first.
+	var cleanups []func()
+	cleanup := func() {
+		for i := len(cleanups) - 1; i >= 0; i-- {
+			cleanups[i]()
+		}
+		cleanups = nil
+	}
+	defer func() {
+		if err != nil {
+			cleanup()
+		}
+	}()
+	done := phase("download", len(plan.Packages))
+	paths, err := c.FetchAll(ctx, plan.Items())
+	if err != nil {
+		return nil, nil, err
+	}
+	done()
+	b := &Build{Plan: plan, Debs: map[*apt.Package]string{}, Epoch: epoch, Variant: cfg.Variant, Include: cfg.Include, Step: cfg.Step}
+	if b.Step == nil {
+		b.Step = func() {}
+	}
+	for i, p := range plan.Packages {
+		b.Debs[p] = paths[i]
+	}
+
+	var installed int64
+	for _, p := range plan.Packages {
+		installed += p.InstalledSize << 10
+	}
+	tmp, lock, err := makeStaging(stagingParent(cfg.TempDir, installed, log))
+	if err != nil {
+		return nil, nil, err
+	}
+	cleanups = append(cleanups, func() {
+		// Removed under the mark: a sweep must not take it for dead.
+		if err := remove(tmp); err != nil {
+			log.Warn("could not remove the staging directory", "dir", tmp, "err", err)
+		}
+		lock.Release()
+	})
+	b.StageDir = filepath.Join(tmp, "root")
+	byName := map[string]*apt.Package{}
+	for _, p := range plan.Packages {
+		byName[p.Name] = p
+	}
+	var filters dpkg.Filters
+	filters.AddConfig(cfg.DpkgConf)
+	ropts := rootfs.Options{
+		MergedUsr:  cfg.MergedUsr,
+		Arch:       plan.Architecture,
+		Epoch:      epoch,
+		Logger:     log,
+		OnConflict: conflictPolicy(byName),
+	}
+	if cfg.Lock != nil {
+		ropts.MergedUsr = cfg.Lock.MergedUsr
+	}
+	if !filters.Empty() {
+		ropts.Skip = filters.Skip
+	}
+	st, err = rootfs.Create(b.StageDir, ropts)
+	if err != nil {
+		return nil, nil, err
+	}
+	// Not st itself: an error return sets it to nil before cleaning up.
+	stage := st
+	cleanups = append(cleanups, func() { stage.Close() })
+	if err := writeOptions(st, cfg); err != nil {
+		return nil, nil, err
+	}
+	if err := runHooks(ctx, st, cfg, hooks.Setup); err != nil {
+		return nil, nil, err
+	}
+
+	b.Order = UnpackOrder(plan.Packages)
+	done = phase("unpack", len(b.Order))
+	units, err := unpackAll(ctx, st, b.Order, b.Debs, readOptions{payloads: newPayloads(c, log), xzCommand: cfg.XZCommand, cache: c, log: log, native: plan.Architecture}, unpackWorkers(), log, cfg.Step)
+	if err != nil {
+		return nil, nil, err
+	}
+	b.DB = dpkg.New(plan.Architecture, plan.Foreign...)
+	for _, u := range units {
+		b.Controls = append(b.Controls, u.control)
+		if err := b.DB.Add(dpkg.Package{Control: u.control, Files: u.files, State: dpkg.Unpacked}); err != nil {
+			return nil, nil, fmt.Errorf("dpkg database: %s: %w", u.pkg.Name, err)
+		}
+	}
+	if err := b.DB.Write(dbRoot{st}); err != nil {
+		return nil, nil, fmt.Errorf("writing the dpkg database: %w", err)
+	}
+	if err := writeAptConfig(st, plan, cfg.Config, cfg.ImageMirror); err != nil {
+		return nil, nil, err
+	}
+	done()
+
+	if err := runHooks(ctx, st, cfg, hooks.Extract); err != nil {
+		return nil, nil, err
+	}
+
+	if conf != nil {
+		done = phase("configure", len(b.Order))
+		if err := conf.Configure(ctx, st, b); err != nil {
+			return nil, nil, fmt.Errorf("configure (--mode=%s): %w", conf.Name(), err)
+		}
+		done()
+	}
+
+	if !cfg.Skip["output/dev"] {
+		if err := addDevNodes(st); err != nil {
+			return nil, nil, err
+		}
+	}
+	if err := finishApt(st); err != nil {
+		return nil, nil, fmt.Errorf("apt state: %w", err)
+	}
+	err = withAptLists(ctx, st, cfg, plan, func() error {
+		if err := runHooks(ctx, st, cfg, hooks.Essential); err != nil {
+			return err
+		}
+		return runHooks(ctx, st, cfg, hooks.Customize)
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, cleanup, nil
 }
 
 func unpackWorkers() int {

@@ -60,6 +60,11 @@ type Config struct {
 	HostRoot  string
 
 	Logger *slog.Logger
+
+	// opened, when set, are the sources already opened (for every
+	// platform of a multi-platform build): Resolve reads their indexes
+	// instead of opening its own, so all platforms see one archive state.
+	opened *Plan
 }
 
 // Plan is a resolved build: the sources it reads and the packages it installs.
@@ -87,8 +92,12 @@ func Resolve(ctx context.Context, c *cache.Cache, cfg Config) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := Open(ctx, c, cfg)
-	if err != nil {
+	var p *Plan
+	if cfg.opened != nil {
+		cp := *cfg.opened
+		cp.Architecture, cp.Foreign = cfg.Architectures[0], cfg.Architectures[1:]
+		p = &cp
+	} else if p, err = Open(ctx, c, cfg); err != nil {
 		return nil, err
 	}
 	entries := p.Entries

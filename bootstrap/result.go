@@ -73,11 +73,12 @@ type resultMeta struct {
 
 // resultKey is the key of a build of the set l fixes (a lock file's, or
 // the resolved plan's written as one), or "" when the build's output is
-// not kept (no ToolID, a directory, stdout).
+// not kept (no ToolID, a directory, stdout, a registry).
 func resultKey(cfg BuildConfig, format export.Format, epoch time.Time, l *lock.Lock) (string, error) {
 	// With an SBOM the build runs: the SBOM is made from the root.
-	// Hooks are commands whose effects no key can name.
-	if cfg.ToolID == nil || cfg.SBOM != "" || len(cfg.Hooks) > 0 || cfg.Target == export.Stdout || format == export.FormatDir || format == export.FormatOCI {
+	// Hooks are commands whose effects no key can name; a registry image
+	// is no file to keep: the registry keeps it.
+	if cfg.ToolID == nil || cfg.SBOM != "" || len(cfg.Hooks) > 0 || cfg.Target == export.Stdout || format == export.FormatDir || format == export.FormatOCI || format == export.FormatRegistry {
 		return "", nil
 	}
 	// Only a new or regular file: a FIFO, /dev/stdout or a device gets

@@ -46,5 +46,5 @@ func makeSBOM(st *rootfs.Stage, plan *Plan, file, version string, epoch time.Tim
 
 // attachable says whether the format holds an SBOM attached to the image.
 func attachable(f export.Format) bool {
-	return f == export.FormatOCI || f == export.FormatOCIArchive
+	return f.HoldsReferrers()
 }

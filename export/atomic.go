@@ -56,6 +56,10 @@ func tempPattern(path string) (dir, pattern string) {
 // non-empty directory or a non-directory for a directory, "-" for a
 // directory format, a place the user cannot create files in.
 func CheckTarget(name string, format Format) error {
+	if format == FormatRegistry {
+		_, err := ParseReference(name)
+		return err
+	}
 	if format == FormatDir || format == FormatOCI {
 		_, err := resolveDir(name)
 		return err
@@ -457,7 +461,7 @@ func Sweep(name string, log *slog.Logger) []string {
 	rm := func(p string) error { removeAll(p); return nil }
 	var out []string
 	out = append(out, tmplock.Sweep(os.TempDir(), scratchPattern, rm, log)...)
-	if name == Stdout || name == "" {
+	if name == Stdout || name == "" || IsRegistry(name) {
 		return out
 	}
 	p := filepath.Clean(name)

@@ -69,10 +69,13 @@ const (
 	FormatOCI           Format = "oci"            // an OCI image layout directory
 	FormatOCIArchive    Format = "oci-archive"    // a tar of an OCI image layout
 	FormatDockerArchive Format = "docker-archive" // what `docker save` writes and `docker load` reads
+	// FormatRegistry pushes the image to a registry: its TARGET is a
+	// reference (docker://REGISTRY/REPOSITORY[:TAG]), not a file.
+	FormatRegistry Format = "registry"
 )
 
 // Formats lists every format in the order help texts show them.
-var Formats = []Format{FormatDir, FormatTar, FormatTarGz, FormatTarXz, FormatTarZst, FormatOCI, FormatOCIArchive, FormatDockerArchive}
+var Formats = []Format{FormatDir, FormatTar, FormatTarGz, FormatTarXz, FormatTarZst, FormatOCI, FormatOCIArchive, FormatDockerArchive, FormatRegistry}
 
 // suffixes maps a TARGET name ending to its format. Longer endings are
 // tried first, so "x.oci.tar" is an OCI archive and not a plain tarball.
@@ -102,6 +105,7 @@ var aliases = map[string]Format{
 	"tar.zstd":  FormatTarZst,
 	"oci-dir":   FormatOCI,
 	"docker":    FormatDockerArchive,
+	"push":      FormatRegistry,
 }
 
 func (f Format) known() bool {
@@ -141,8 +145,15 @@ func suffixList() string {
 // else from TARGET's name as mmdebstrap does: a trailing "/" or an existing
 // directory is a directory, a known ending names a tarball or image, and a
 // name without any dot is a directory. An unknown ending is an error rather
-// than a guess, so a typo does not silently produce a directory.
+// than a guess, so a typo does not silently produce a directory. A TARGET
+// docker://… is an image in a registry, whatever --format says it is not.
 func FormatFor(target, explicit string) (Format, error) {
+	if IsRegistry(target) {
+		if f := Format(strings.ToLower(explicit)); explicit != "" && explicit != "auto" && f != FormatRegistry && aliases[string(f)] != FormatRegistry {
+			return "", fmt.Errorf("target %q names a registry image, not a %s file: leave out --format, or name a file", target, explicit)
+		}
+		return FormatRegistry, nil
+	}
 	if explicit != "" && explicit != "auto" {
 		f := Format(strings.ToLower(explicit))
 		if a, ok := aliases[string(f)]; ok {
@@ -246,13 +257,26 @@ func (c ImageConfig) IsZero() bool {
 // HoldsConfig says the format is an image: it has an image config
 // (environment, command, labels) and a name.
 func (f Format) HoldsConfig() bool {
-	return f == FormatOCI || f == FormatOCIArchive || f == FormatDockerArchive
+	return f == FormatOCI || f == FormatOCIArchive || f == FormatDockerArchive || f == FormatRegistry
 }
 
 // HoldsAnnotations says the format keeps an image manifest, the place of
 // annotations; a docker-archive has none (docker load makes its own).
 func (f Format) HoldsAnnotations() bool {
-	return f == FormatOCI || f == FormatOCIArchive
+	return f == FormatOCI || f == FormatOCIArchive || f == FormatRegistry
+}
+
+// HoldsIndex says the format can hold an image index: images of several
+// platforms under one name. A docker-archive cannot (docker save writes
+// one image per name).
+func (f Format) HoldsIndex() bool {
+	return f == FormatOCI || f == FormatOCIArchive || f == FormatRegistry
+}
+
+// HoldsReferrers says the format can carry artifacts attached to the
+// image (an SBOM).
+func (f Format) HoldsReferrers() bool {
+	return f == FormatOCI || f == FormatOCIArchive || f == FormatRegistry
 }
 
 // CheckTag checks an image name given as ImageConfig.Tag: NAME[:TAG],
@@ -268,6 +292,16 @@ func CheckTag(tag string) error {
 func ImageName(target string, format Format, tag string) (string, error) {
 	if !format.HoldsConfig() {
 		return "", nil
+	}
+	if format == FormatRegistry {
+		if tag != "" {
+			return "", fmt.Errorf("image name %q: a registry target names the image itself (%s)", tag, target)
+		}
+		t, err := ParseReference(target)
+		if err != nil {
+			return "", err
+		}
+		return t.Name(), nil
 	}
 	t, err := imageTag(target, format, tag)
 	if err != nil {
@@ -318,19 +352,25 @@ type Options struct {
 	// Log receives warnings (e.g. owners that cannot be set in a directory
 	// written as an ordinary user). Nil discards them.
 	Log *slog.Logger
-	// Referrers are attached to an OCI layout's or OCI archive's image
-	// (see AttachReferrer); other formats cannot hold them.
+	// Referrers are attached to an OCI layout's, OCI archive's or
+	// registry's image (see AttachReferrer); other formats cannot hold
+	// them.
 	Referrers []Referrer
+	// Registry is how a registry target is pushed to.
+	Registry Registry
 }
 
 // Write writes src to target in opts.Format. The output appears at target
 // only when complete: it is written under a temporary name next to target
 // and renamed; on error or cancellation the temporary is removed.
 //
+// A registry target gets the image pushed (only blobs the registry lacks
+// are uploaded), its tag set last.
+//
 // The digest is "sha256:…" of the written file for tarball formats, of the
-// image manifest for OCI formats, of the image config (the image ID docker
-// reports) for a docker-archive, which holds no manifest, and "" for a
-// directory.
+// image manifest for OCI formats and a registry, of the image config (the
+// image ID docker reports) for a docker-archive, which holds no manifest,
+// and "" for a directory.
 func Write(ctx context.Context, src Source, target string, opts Options) (string, error) {
 	if target == "" {
 		return "", errors.New("export: no output target given")
@@ -351,11 +391,16 @@ func Write(ctx context.Context, src Source, target string, opts Options) (string
 	if !format.HoldsAnnotations() && len(opts.Image.Annotations) > 0 {
 		return "", fmt.Errorf("export: a %s holds no image manifest, so no annotations; only %s and %s do", format, FormatOCI, FormatOCIArchive)
 	}
-	if len(opts.Referrers) > 0 && format != FormatOCI && format != FormatOCIArchive {
-		return "", fmt.Errorf("export: a %s cannot hold artifacts attached to an image (%s); only %s and %s can", format, opts.Referrers[0].ArtifactType, FormatOCI, FormatOCIArchive)
+	if format == FormatRegistry && opts.Image.Tag != "" {
+		return "", fmt.Errorf("export: image name %q: a registry target names the image itself (%s)", opts.Image.Tag, target)
 	}
-	// "out/" names the directory out: temporaries go next to it, not in it.
-	target = filepath.Clean(target)
+	if len(opts.Referrers) > 0 && !format.HoldsReferrers() {
+		return "", fmt.Errorf("export: a %s cannot hold artifacts attached to an image (%s); only %s, %s and %s can", format, opts.Referrers[0].ArtifactType, FormatOCI, FormatOCIArchive, FormatRegistry)
+	}
+	if format != FormatRegistry {
+		// "out/" names the directory out: temporaries go next to it, not in it.
+		target = filepath.Clean(target)
+	}
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}

@@ -264,13 +264,19 @@ func writeImage(ctx context.Context, src Source, p *plan, target string, format 
 	// layout of an archive go to a scratch place.
 	var dout *dirOutput
 	var scratchDir, scratchPat string
-	if format == FormatOCI {
+	switch format {
+	case FormatOCI:
 		if dout, err = mkdirOutput(target); err != nil {
 			return "", err
 		}
 		defer dout.abort()
 		scratchDir, scratchPat = dout.tmp, ".layer.tmp-*"
-	} else {
+	case FormatRegistry:
+		if _, err := ParseReference(target); err != nil {
+			return "", err
+		}
+		scratchDir, scratchPat = os.TempDir(), scratchPattern
+	default:
 		t, err := resolveFile(target)
 		if err != nil {
 			return "", err
@@ -322,6 +328,8 @@ func writeImage(ctx context.Context, src Source, p *plan, target string, format 
 		}
 	case FormatOCIArchive:
 		err = writeOCIArchive(ctx, img, tag, target, scratchDir, scratchPat, created, opts)
+	case FormatRegistry:
+		err = writeRegistry(ctx, img, layer, target, scratchDir, scratchPat, opts)
 	default:
 		err = fmt.Errorf("format %s is not an image", format)
 	}

@@ -37,6 +37,8 @@ it to TARGET. The format comes from TARGET's name, or --format:
   NAME.oci                       an OCI image layout directory (skopeo, podman)
   NAME.oci.tar                   an OCI archive (docker load, podman load)
   NAME.docker.tar                a docker-archive (docker load)
+  docker://REGISTRY/REPO[:TAG]   pushed to a registry (only the blobs it lacks;
+                                 see 'debstrap push --help' for credentials)
 
 Everything runs as an ordinary user; owners, modes and device nodes are
 recorded in a table and written into the image as they should be. The
@@ -58,13 +60,21 @@ host's xz(1) when there is one, about twice as fast as in Go
 package's decompressed data is kept in the cache, so the next build of the
 same packages skips decompressing xz altogether.
 
-An image (.oci, .oci.tar, .docker.tar) is configured as Docker's official
+An image (.oci, .oci.tar, .docker.tar, docker://) is configured as Docker's official
 Debian or Ubuntu image (PATH, bash), named after TARGET (bookworm.oci.tar
 is bookworm:latest) and annotated with its creation time (the epoch) and
 the release's version; --tag (or --name), --env, --label, --annotation,
 --cmd, --entrypoint, --workdir and --user change that. --cmd and
 --entrypoint take a JSON array ('["bash","-l"]') or words as sh splits
 them ('bash -l'), expanding nothing; "" means none.
+
+--platforms=amd64,arm64,armhf builds one root per architecture from the
+same sources (opened once, so every platform sees one archive state) and
+writes one multi-platform image index: NAME.oci, NAME.oci.tar or
+docker://… (a docker-archive holds one image only). Platforms are built two
+at a time; --mode=auto runs maintainer scripts where the host can execute
+the architecture and configures the others natively. Reproducible as a
+single image is.
 
 --lock installs exactly a lock file's packages (see 'debstrap lock'); -f
 reads flags and arguments from a YAML spec file (docs/reproducible.md).
@@ -78,6 +88,8 @@ Examples:
   debstrap build --include=curl,ca-certificates trixie trixie.oci.tar
   debstrap build --tag=registry.example/base:12 --label=org.example.team=infra \
       --env=LANG=C.UTF-8 --cmd='["bash","-l"]' bookworm base.oci
+  debstrap build bookworm docker://localhost:5000/debian:bookworm
+  debstrap build --platforms=amd64,arm64,armhf bookworm bookworm.oci.tar
   SOURCE_DATE_EPOCH=1700000000 debstrap build bookworm rootfs.tar.zst
   debstrap build --variant=minbase --components=main,universe noble noble.tar \
       "deb http://MIRROR/ubuntu noble main universe" \
@@ -105,6 +117,10 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	hf.register(fs)
 	var of optFlags
 	of.register(fs)
+	var rf registryFlags
+	rf.register(fs)
+	var platforms listFlag
+	fs.Var(&platforms, "platforms", "build one root per Debian architecture (amd64,arm64,armhf,…; comma-separated, repeatable) from the same sources and write them as one multi-platform image index: an OCI layout (.oci), an OCI archive (.oci.tar) or a registry (docker://); --mode applies to each (auto: exec where the host runs the architecture, else native)")
 	pos, err := parse(fs, args, nil, buildHelp, stdout)
 	if err != nil {
 		return err
@@ -161,6 +177,11 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := checkMode(*mode); err != nil {
 		return usageError{err}
 	}
+	if len(platforms) > 0 {
+		if err := bootstrap.CheckPlatforms(platforms); err != nil {
+			return usageError{fmt.Errorf("--platforms: %w", err)}
+		}
+	}
 	// Image flags a format cannot hold, before minutes of work. A format
 	// that cannot be told is the build's error to report.
 	if outFormat, err := export.FormatFor(pos[1], *format); err == nil {
@@ -192,9 +213,17 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		scripts = stderr
 	}
 	nout := &nativeOutcome{}
-	conf, err := configurer(*mode, arch, log, scripts, nf.limits(), nout)
-	if err != nil {
-		return err
+	var conf bootstrap.Configurer
+	// Each platform gets its own configure step (ConfigureFor below):
+	// auto may run one architecture's scripts and not another's.
+	outcomes := map[string]*nativeOutcome{}
+	if len(platforms) == 0 {
+		if conf, err = configurer(*mode, arch, log, scripts, nf.limits(), nout); err != nil {
+			return err
+		}
+	}
+	for _, p := range platforms {
+		outcomes[p] = &nativeOutcome{}
 	}
 	ch, err := c.cache(stderr, log)
 	if err != nil {
@@ -254,12 +283,19 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			}
 			counter.start(name, steps)
 		},
-		Step: counter.step,
+		Step:      counter.step,
+		Registry:  rf.config(c.bar),
+		Platforms: platforms,
 		ExportProgress: func(done, total int64) {
 			if c.bar.Enabled() {
 				c.bar.Status(fmt.Sprintf("export %s/%s", bootstrap.HumanBytes(done), bootstrap.HumanBytes(total)))
 			}
 		},
+	}
+	if len(platforms) > 0 {
+		cfg.ConfigureFor = func(arch string) (bootstrap.Configurer, error) {
+			return configurer(*mode, arch, log.With("platform", arch), scripts, nf.limits(), outcomes[arch])
+		}
 	}
 	res, err := bootstrap.Run(ctx, ch, cfg)
 	c.bar.Finish()
@@ -273,6 +309,12 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	log.Debug("phases", phases...)
 	nout.printSkipped(log, c.verbose)
+	for _, p := range platforms {
+		outcomes[p].printSkipped(log.With("platform", p), c.verbose)
+	}
+	for _, p := range res.Platforms {
+		log.Info("image", "platform", p.Architecture, "packages", p.Packages, "digest", p.Digest)
+	}
 	if !c.quiet {
 		// A directory has neither digest nor size.
 		extra := ""
@@ -290,8 +332,16 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if res.Reused {
 			extra += ", the cache's output of the same build"
 		}
-		fmt.Fprintf(summary, "%s: %s %s, %d packages%s in %s\n", pos[1], res.Codename, res.Format,
-			res.Packages, extra, res.Duration.Round(10*time.Millisecond))
+		what := fmt.Sprintf("%d packages", res.Packages)
+		if len(res.Platforms) > 0 {
+			var each []string
+			for _, p := range res.Platforms {
+				each = append(each, fmt.Sprintf("%s %d packages", p.Architecture, p.Packages))
+			}
+			what = fmt.Sprintf("%d platforms (%s)", len(res.Platforms), strings.Join(each, ", "))
+		}
+		fmt.Fprintf(summary, "%s: %s %s, %s%s in %s\n", pos[1], res.Codename, res.Format,
+			what, extra, res.Duration.Round(10*time.Millisecond))
 	}
 	return nil
 }

@@ -59,6 +59,9 @@ func (f *imageFlags) check(set []string, format export.Format) error {
 		if fl.value == "" {
 			continue
 		}
+		if format == export.FormatRegistry {
+			return fmt.Errorf("--%s=%s: a registry TARGET (docker://REGISTRY/REPO:TAG) names the image itself", fl.name, fl.value)
+		}
 		if err := export.CheckTag(fl.value); err != nil {
 			return fmt.Errorf("--%s=%s: %w", fl.name, fl.value, err)
 		}

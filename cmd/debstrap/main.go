@@ -17,7 +17,8 @@ const usage = `debstrap builds Debian and Ubuntu root filesystems and images, as
 ordinary user, reproducibly, without dpkg or apt on the host.
 
 Usage:
-  debstrap build    [flags] SUITE TARGET [MIRROR...]   build an image
+  debstrap build    [flags] SUITE TARGET [MIRROR...]   build an image (TARGET docker://… pushes it)
+  debstrap push     [flags] IMAGE REF                  push an image built before to a registry
   debstrap resolve  [flags] SUITE [MIRROR...]          print the package set
   debstrap lock     [flags] SUITE LOCKFILE [MIRROR...] write the set to a lock file
   debstrap download [flags] SUITE DIR [MIRROR...]      fetch the package set's .debs
@@ -39,6 +40,7 @@ Examples:
       "deb http://MIRROR/ubuntu noble main universe" \
       "deb http://MIRROR/ubuntu noble-updates main universe"
   debstrap download --variant=minbase bookworm ./debs
+  debstrap build --platforms=amd64,arm64 bookworm docker://localhost:5000/debian:bookworm
 
 Run 'debstrap COMMAND --help' or 'debstrap help COMMAND' for a command's flags.
 `
@@ -148,6 +150,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runSBOM(ctx, rest, stdout, stderr)
 	case "mirror":
 		err = runMirror(ctx, rest, stdout, stderr)
+	case "push":
+		err = runPush(ctx, rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "debstrap", version())
 		return 0
@@ -155,7 +159,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if len(rest) > 0 && cmd == "help" {
 			// debstrap help SUBCMD is SUBCMD --help.
 			switch rest[0] {
-			case "resolve", "download", "build", "lock", "diff", "manifest", "sbom", "mirror":
+			case "resolve", "download", "build", "lock", "diff", "manifest", "sbom", "mirror", "push":
 				return run(ctx, []string{rest[0], "--help"}, stdout, stderr)
 			case "version", "help":
 				fmt.Fprint(stdout, usage)

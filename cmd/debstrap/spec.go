@@ -24,6 +24,7 @@ var otherCommandKeys = []string{
 	"setup-hook", "extract-hook", "essential-hook", "customize-hook", "hook-dir",
 	"aptopt", "dpkgopt", "skip",
 	"tag", "name", "env", "label", "annotation", "cmd", "entrypoint", "workdir", "user",
+	"insecure-registry", "platforms",
 }
 
 // Repeatable marks a list flag: a list in a spec file sets each item.

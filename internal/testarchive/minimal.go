@@ -3,6 +3,7 @@ package testarchive
 import (
 	"archive/tar"
 	"slices"
+	"strings"
 )
 
 // Minimal returns a tiny Debian-like archive to start tests from: suite
@@ -215,4 +216,48 @@ func MinimalDebs() []Deb {
 		},
 	}
 	return slices.Clip(debs)
+}
+
+// multiarchTriplets are the multiarch directories of the architectures
+// tests build for.
+var multiarchTriplets = map[string]string{
+	"amd64": "x86_64-linux-gnu",
+	"arm64": "aarch64-linux-gnu",
+	"armhf": "arm-linux-gnueabihf",
+	"armel": "arm-linux-gnueabi",
+	"i386":  "i386-linux-gnu",
+}
+
+// MinimalArchs is Minimal for several architectures: every package of
+// MinimalDebs that is not Architecture: all once for each, with its
+// x86_64-linux-gnu paths under the architecture's multiarch directory,
+// so the roots of two architectures differ.
+func MinimalArchs(archs ...string) Archive {
+	a := Minimal()
+	s := &a.Suites[0]
+	s.Architectures = slices.Clone(archs)
+	var debs []Deb
+	for i, arch := range archs {
+		triplet := multiarchTriplets[arch]
+		if triplet == "" {
+			triplet = arch + "-linux-gnu"
+		}
+		for _, d := range MinimalDebs() {
+			if d.Architecture == "all" {
+				if i == 0 {
+					debs = append(debs, d)
+				}
+				continue
+			}
+			d.Architecture = arch
+			for j, f := range d.Files {
+				f.Path = strings.ReplaceAll(f.Path, "x86_64-linux-gnu", triplet)
+				f.Linkname = strings.ReplaceAll(f.Linkname, "x86_64-linux-gnu", triplet)
+				d.Files[j] = f
+			}
+			debs = append(debs, d)
+		}
+	}
+	s.Packages = map[string][]Deb{"main": debs}
+	return a
 }
