@@ -313,7 +313,7 @@ func Run(ctx context.Context, c *cache.Cache, cfg BuildConfig) (*Result, error) 
 	}
 	done = phase("export", 0)
 	arch, variant, err := export.OCIPlatform(plan.Architecture)
-	if err != nil && format != export.FormatDir && !strings.HasPrefix(string(format), "tar") {
+	if err != nil && format.HoldsConfig() {
 		return nil, err
 	}
 	var sbomData []byte
@@ -343,7 +343,7 @@ func Run(ctx context.Context, c *cache.Cache, cfg BuildConfig) (*Result, error) 
 		}
 	}
 	done()
-	if fi, err := os.Stat(cfg.Target); err == nil && !fi.IsDir() {
+	if fi, err := os.Stat(cfg.Target); err == nil && fi.Mode().IsRegular() && format != export.FormatNull {
 		res.Size = fi.Size()
 	}
 	if key != "" && (cfg.Keepable == nil || cfg.Keepable()) {

@@ -219,3 +219,29 @@ func toolEnv(set ...string) []string {
 	}
 	return append(out, set...)
 }
+
+// ToolVersion names the host tools format is written with and their
+// versions ("" for a format written in Go): the bytes of a squashfs or
+// ext4 image depend on them, so a kept output's key includes it.
+func ToolVersion(format Format) (string, error) {
+	var out []string
+	for _, t := range formatTools[format] {
+		bin, err := lookTool(format, t)
+		if err != nil {
+			return "", err
+		}
+		// mke2fs, debugfs and e2fsck print "NAME 1.47.0 (5-Feb-2023)"
+		// for -V, on stderr; tar2sqfs its version on stdout.
+		flag := "-V"
+		if t == toolTar2sqfs {
+			flag = "--version"
+		}
+		b, err := exec.Command(bin, flag).CombinedOutput()
+		if err != nil {
+			return "", toolError(t.name, err, strings.TrimSpace(string(b)))
+		}
+		first, _, _ := strings.Cut(strings.TrimSpace(string(b)), "\n")
+		out = append(out, first)
+	}
+	return strings.Join(out, "; "), nil
+}
