@@ -19,6 +19,7 @@ import (
 	"github.com/debstrap/debstrap/deb"
 	"github.com/debstrap/debstrap/dpkg"
 	"github.com/debstrap/debstrap/export"
+	"github.com/debstrap/debstrap/hooks"
 	"github.com/debstrap/debstrap/lock"
 	"github.com/debstrap/debstrap/rootfs"
 )
@@ -81,6 +82,19 @@ type BuildConfig struct {
 	// Step when one is done; both optional (progress display).
 	Phase func(name string, steps int)
 	Step  func()
+	// AptConf and DpkgConf are the text of --aptopt and --dpkgopt, for
+	// /etc/apt/apt.conf.d/99debstrap and /etc/dpkg/dpkg.cfg.d/99debstrap;
+	// DpkgConf's path-exclude and path-include filter what is unpacked.
+	AptConf, DpkgConf string
+	// Skip names the steps of mmdebstrap's --skip that apply here
+	// (Skips lists them).
+	Skip map[string]bool
+	// Hooks are mmdebstrap's hooks, run at their points by HookRunner
+	// (shell hooks) or on the stage (special hooks); HookEnv is what
+	// they are told of the build. A build with hooks is never reused.
+	Hooks      []hooks.Hook
+	HookRunner hooks.Runner
+	HookEnv    hooks.Env
 	// ExportProgress is told the bytes of file content written so far
 	// and the total while the image is written; optional.
 	ExportProgress func(done, total int64)
@@ -151,6 +165,9 @@ func Run(ctx context.Context, c *cache.Cache, cfg BuildConfig) (*Result, error) 
 		return nil, err
 	}
 	res.Format = format
+	if cfg.HookEnv.Format == "" {
+		cfg.HookEnv.Format = string(format)
+	}
 	// What killed builds left goes first: their temporaries would make
 	// a directory target look full, and hold memory in /dev/shm.
 	// Cleanup runs on cancellation too.
@@ -265,16 +282,30 @@ func Run(ctx context.Context, c *cache.Cache, cfg BuildConfig) (*Result, error) 
 	for _, p := range plan.Packages {
 		byName[p.Name] = p
 	}
-	st, err := rootfs.Create(b.StageDir, rootfs.Options{
+	var filters dpkg.Filters
+	filters.AddConfig(cfg.DpkgConf)
+	ropts := rootfs.Options{
+		MergedUsr:  locked.MergedUsr,
 		Arch:       plan.Architecture,
 		Epoch:      epoch,
 		Logger:     log,
 		OnConflict: conflictPolicy(byName),
-	})
+	}
+	if !filters.Empty() {
+		ropts.Skip = filters.Skip
+	}
+	st, err := rootfs.Create(b.StageDir, ropts)
 	if err != nil {
 		return nil, err
 	}
+	if err := writeOptions(st, cfg); err != nil {
+		return nil, err
+	}
 	defer st.Close()
+
+	if err := runHooks(ctx, st, cfg, hooks.Setup); err != nil {
+		return nil, err
+	}
 
 	b.Order = UnpackOrder(plan.Packages)
 	done = phase("unpack", len(b.Order))
@@ -297,6 +328,10 @@ func Run(ctx context.Context, c *cache.Cache, cfg BuildConfig) (*Result, error) 
 	}
 	done()
 
+	if err := runHooks(ctx, st, cfg, hooks.Extract); err != nil {
+		return nil, err
+	}
+
 	if cfg.Configure != nil {
 		done = phase("configure", len(b.Order))
 		if err := cfg.Configure.Configure(ctx, st, b); err != nil {
@@ -305,11 +340,22 @@ func Run(ctx context.Context, c *cache.Cache, cfg BuildConfig) (*Result, error) 
 		done()
 	}
 
-	if err := addDevNodes(st); err != nil {
-		return nil, err
+	if !cfg.Skip["output/dev"] {
+		if err := addDevNodes(st); err != nil {
+			return nil, err
+		}
 	}
 	if err := finishApt(st); err != nil {
 		return nil, fmt.Errorf("apt state: %w", err)
+	}
+	err = withAptLists(ctx, st, cfg, plan, func() error {
+		if err := runHooks(ctx, st, cfg, hooks.Essential); err != nil {
+			return err
+		}
+		return runHooks(ctx, st, cfg, hooks.Customize)
+	})
+	if err != nil {
+		return nil, err
 	}
 	done = phase("export", 0)
 	arch, variant, err := export.OCIPlatform(plan.Architecture)

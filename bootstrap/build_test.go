@@ -284,3 +284,16 @@ func TestRunExportProgress(t *testing.T) {
 		t.Errorf("export progress: %d calls, last %d of %d", calls, last, total)
 	}
 }
+
+func TestListName(t *testing.T) {
+	for uri, want := range map[string]string{
+		"http://mirror.example/debian/dists/bookworm/":       "mirror.example_debian_dists_bookworm_",
+		"http://127.0.0.1:8080/debian/dists/bookworm/":       "127.0.0.1:8080_debian_dists_bookworm_",
+		"file:///srv/mirror/debian/dists/bookworm-security/": "_srv_mirror_debian_dists_bookworm-security_",
+		"http://user:pw@m.example/a_b/dists/x/":              "m.example_a%5fb_dists_x_",
+	} {
+		if got := listName(uri); got != want {
+			t.Errorf("listName(%q) = %q, want %q", uri, got, want)
+		}
+	}
+}

@@ -26,6 +26,7 @@ func (p *Plan) Lock(cfg Config, epoch time.Time) *lock.Lock {
 		Components:      cfg.Components,
 		Include:         cfg.Include,
 		Recommends:      cfg.Recommends,
+		MergedUsr:       cfg.MergedUsr,
 		Epoch:           epoch.Unix(),
 		FallbackMirrors: cfg.FallbackMirrors,
 	}

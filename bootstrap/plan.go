@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -33,6 +34,11 @@ type Config struct {
 	Variant       string
 	Include       []string
 	Recommends    bool
+	// MergedUsr merges /usr the debootstrap way: the /bin → usr/bin …
+	// links are made before unpacking, and "usrmerge | usr-is-merged" is
+	// satisfied by usr-is-merged (when the archive has it) rather than by
+	// usrmerge and its Perl.
+	MergedUsr bool
 	// NoUpdates leaves out a stable suite's -updates and security suites,
 	// which are otherwise added when the sources are not spelled out.
 	NoUpdates bool
@@ -116,6 +122,14 @@ func Resolve(ctx context.Context, c *cache.Cache, cfg Config) (*Plan, error) {
 	}
 	candidates = append(candidates, local...)
 	p.Candidates = len(candidates)
+	var first []string
+	if cfg.MergedUsr {
+		if slices.ContainsFunc(candidates, func(c *apt.Package) bool { return c.Name == "usr-is-merged" }) {
+			first = append(first, "usr-is-merged")
+		} else {
+			log.Info("--merged-usr: the archive has no usr-is-merged; the root is merged by the links alone")
+		}
+	}
 	log.Debug("indexes read", "stanzas", len(candidates))
 
 	res, err := resolve.Resolve(ctx, resolve.Request{
@@ -125,6 +139,7 @@ func Resolve(ctx context.Context, c *cache.Cache, cfg Config) (*Plan, error) {
 		Architecture: cfg.Architectures[0],
 		Foreign:      cfg.Architectures[1:],
 		Recommends:   cfg.Recommends,
+		First:        first,
 		// The main suite, never a local .deb's own index (ordered first).
 		Suite: entries[0].Suite,
 	})

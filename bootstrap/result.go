@@ -60,6 +60,10 @@ type resultInputs struct {
 	ImageName   string             `json:",omitempty"`
 	Image       export.ImageConfig `json:",omitzero"`
 	ImageMirror string             `json:",omitempty"`
+	AptConf     string             `json:",omitempty"`
+	MergedUsr   bool               `json:",omitempty"`
+	DpkgConf    string             `json:",omitempty"`
+	Skip        []string           `json:",omitempty"`
 	HostTools   string             `json:",omitempty"`
 }
 
@@ -75,7 +79,8 @@ type resultMeta struct {
 // not kept (no ToolID, a directory, stdout, null).
 func resultKey(cfg BuildConfig, format export.Format, epoch time.Time, l *lock.Lock) (string, error) {
 	// With an SBOM the build runs: the SBOM is made from the root.
-	if cfg.ToolID == nil || cfg.SBOM != "" || cfg.Target == export.Stdout || format == export.FormatDir || format == export.FormatOCI || format == export.FormatNull {
+	// Hooks are commands whose effects no key can name.
+	if cfg.ToolID == nil || cfg.SBOM != "" || len(cfg.Hooks) > 0 || cfg.Target == export.Stdout || format == export.FormatDir || format == export.FormatOCI || format == export.FormatNull {
 		return "", nil
 	}
 	// Only a new or regular file: a FIFO, /dev/stdout or a device gets
@@ -88,8 +93,14 @@ func resultKey(cfg BuildConfig, format export.Format, epoch time.Time, l *lock.L
 		return "", nil
 	}
 	in := resultInputs{Version: 2, Tool: tool, Mode: cfg.ModeKey, Format: format, Epoch: epoch.Unix(),
-		Variant: cfg.Variant, Include: slices.Clone(cfg.Include), Architectures: cfg.Architectures, ImageMirror: cfg.ImageMirror}
+		Variant: cfg.Variant, Include: slices.Clone(cfg.Include), Architectures: cfg.Architectures, ImageMirror: cfg.ImageMirror,
+		AptConf: cfg.AptConf, DpkgConf: cfg.DpkgConf}
+	for k := range cfg.Skip {
+		in.Skip = append(in.Skip, k)
+	}
+	sort.Strings(in.Skip)
 	sort.Strings(in.Include)
+	in.MergedUsr = l.MergedUsr
 	for _, src := range l.Sources {
 		in.Sources = append(in.Sources, src.URI+" "+src.Suite+" "+fmt.Sprint(src.Components))
 	}

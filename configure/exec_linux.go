@@ -110,6 +110,66 @@ func configureExec(ctx context.Context, st *rootfs.Stage, opts Options, userns b
 	return apply(st, before, res.Entries, log)
 }
 
+// RunHook runs the shell command hook on the host with the root's path
+// as $1, as root of the build: as root (userns false) or as root of a
+// user namespace (unshare mode's), the table's owners and modes on disk
+// while it runs. What it changes is taken back into the table (what it
+// creates is root's, or whose the namespace says). env is its whole
+// environment.
+func RunHook(ctx context.Context, st *rootfs.Stage, opts Options, userns bool, hook string, env []string) error {
+	log := opts.logger()
+	if !userns && os.Geteuid() != 0 {
+		return errors.New("--mode=root needs root")
+	}
+	ns, err := chooseNamespaces(userns, log)
+	if err != nil {
+		return err
+	}
+	before := st.Entries()
+	j := job{Root: st.Dir(), Hook: hook, Env: env, Uid: ns.uid, Gid: ns.gid, Cleanup: !opts.KeepLogs}
+	j.Entries = make([]wireEntry, len(before))
+	for i, e := range before {
+		j.Entries[i] = toWire(e)
+	}
+	tmp, lock, err := tmplock.MkdirTemp(opts.TempDir, jobPattern)
+	if err != nil {
+		return fmt.Errorf("hook job directory: %w", err)
+	}
+	defer func() {
+		os.RemoveAll(tmp)
+		lock.Release()
+	}()
+	j.Result = filepath.Join(tmp, "result.json")
+	jobPath := filepath.Join(tmp, "job.json")
+	data, err := json.Marshal(j)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(jobPath, data, 0o600); err != nil {
+		return err
+	}
+	tail := &tailWriter{max: 4096}
+	runErr := runHelper(ctx, ns, []string{"run", jobPath}, opts.Stdout, tail, opts.Stderr, log)
+	var res result
+	if data, err := os.ReadFile(j.Result); err == nil {
+		if err := json.Unmarshal(data, &res); err != nil {
+			return fmt.Errorf("reading the helper's result %s: %w", j.Result, err)
+		}
+	} else if runErr == nil {
+		runErr = fmt.Errorf("the helper left no result: %w", err)
+	}
+	if res.Error != "" {
+		runErr = errors.New(res.Error)
+	}
+	if runErr != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("%w (%v)", ctx.Err(), runErr)
+		}
+		return fmt.Errorf("%w%s", runErr, tail.suffix())
+	}
+	return apply(st, before, res.Entries, log)
+}
+
 // RemoveTree removes dir, which a killed unshare build left holding
 // files of subordinate ids that the builder alone cannot remove: from a
 // user namespace with unshare mode's id map, where they are root's. As

@@ -571,3 +571,53 @@ func TestConfigureExecDeferred(t *testing.T) {
 		})
 	}
 }
+
+// RunHook runs a host command with the root as $1, as root of the
+// build: what it creates is root's, chroot works (/proc mounted), its
+// changes reach the table, and a failing one names the command.
+func TestRunHook(t *testing.T) {
+	for _, c := range execModes(t) {
+		t.Run(c.Name(), func(t *testing.T) {
+			st := fakeRoot(t)
+			userns := c.Name() == string(ModeUnshare)
+			hook := `set -e
+test "$(id -u)" = 0
+echo made > "$1/etc/made-by-hook"
+chmod 600 "$1/etc/made-by-hook"
+test -e "$1/proc/self"
+chown 42:42 "$1/var/lib/owned"
+rm "$1/etc/obsolete"
+echo "$DEBSTRAP_HOOK" > "$1/etc/hook-name"`
+			var out bytes.Buffer
+			err := RunHook(context.Background(), st, Options{Logger: testLogger(t), Stdout: &out, Stderr: &out}, userns, hook,
+				append(DefaultEnv(), "DEBSTRAP_HOOK=customize"))
+			t.Logf("output: %s", out.String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := byPath(st.Entries())
+			if e := got["/etc/made-by-hook"]; e.Uid != 0 || e.Gid != 0 || e.Mode != 0o600 || e.Type != tar.TypeReg {
+				t.Errorf("/etc/made-by-hook: %+v", e)
+			}
+			if e := got["/var/lib/owned"]; e.Uid != 42 || e.Gid != 42 {
+				t.Errorf("the hook's chown: %d:%d", e.Uid, e.Gid)
+			}
+			if b, _ := st.ReadFile("/etc/hook-name"); string(b) != "customize\n" {
+				t.Errorf("the hook's environment: %q", b)
+			}
+			if _, ok := got["/etc/obsolete"]; ok {
+				t.Error("what the hook removed is still in the table")
+			}
+			if _, ok := got["/proc/self"]; ok {
+				t.Error("the mounts are in the table")
+			}
+			checkBuilderState(t, st.Dir(), os.Getuid(), os.Getgid())
+			checkDiskMatchesTable(t, st)
+
+			err = RunHook(context.Background(), st, Options{Logger: testLogger(t)}, userns, "exit 3", DefaultEnv())
+			if err == nil || !strings.Contains(err.Error(), `"exit 3"`) || !strings.Contains(err.Error(), "exit status 3") {
+				t.Errorf("a failing hook: %v", err)
+			}
+		})
+	}
+}

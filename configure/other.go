@@ -22,6 +22,11 @@ func configureExec(ctx context.Context, st *rootfs.Stage, opts Options, userns b
 	return errNotLinux
 }
 
+// RunHook runs a hook as root of the build (Linux only).
+func RunHook(ctx context.Context, st *rootfs.Stage, opts Options, userns bool, hook string, env []string) error {
+	return errNotLinux
+}
+
 func probeUserNamespace() (bool, error) { return false, errNotLinux }
 
 // RemoveTree removes dir as the builder can (no user namespaces here).

@@ -78,7 +78,11 @@ type job struct {
 	Root    string      `json:"root"`
 	Entries []wireEntry `json:"entries"`
 	Script  string      `json:"script"`
-	Env     []string    `json:"env"`
+	// Hook, instead of Script: a host shell command run with the root's
+	// path as $1 (mmdebstrap's hooks), mounts in place, the root not
+	// entered; dpkg's state is not checked after it.
+	Hook string   `json:"hook,omitempty"`
+	Env  []string `json:"env"`
 	// Uid and Gid own the disk again afterwards, as the helper sees them
 	// (0 in a user namespace: the builder).
 	Uid     int    `json:"uid"`

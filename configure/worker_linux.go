@@ -69,12 +69,21 @@ func work(ctx context.Context, j *job, log *slog.Logger) ([]wireEntry, error) {
 		return nil, errors.Join(err, w.restore())
 	}
 	log.Debug("table materialized", "entries", len(j.Entries), "took", time.Since(start).Round(time.Millisecond).String())
-	err = w.runScript(ctx, j)
-	if err == nil {
-		err = w.checkStatus()
-	}
-	if err == nil && j.Cleanup {
-		err = w.cleanup()
+	if j.Hook != "" {
+		// What a hook's apt-get leaves (logs, caches) goes as after
+		// configuring: mmdebstrap cleans up after its hooks.
+		err = w.runHook(ctx, j)
+		if err == nil && j.Cleanup {
+			err = w.cleanup()
+		}
+	} else {
+		err = w.runScript(ctx, j)
+		if err == nil {
+			err = w.checkStatus()
+		}
+		if err == nil && j.Cleanup {
+			err = w.cleanup()
+		}
 	}
 	var scan []wireEntry
 	if err == nil {
@@ -330,6 +339,48 @@ func (w *worker) runScript(ctx context.Context, j *job) (err error) {
 	}
 	if err != nil {
 		return fmt.Errorf("the second stage (dpkg --configure -a) failed: %w", err)
+	}
+	return nil
+}
+
+// runHook runs a hook command on the host side with the root's path as
+// $1, as mmdebstrap runs its hooks: /proc, /sys and /dev mounted in the
+// root (so `chroot "$1" …` works), as root of the helper's namespaces.
+// What it leaves running is killed.
+func (w *worker) runHook(ctx context.Context, j *job) (err error) {
+	// The helper's mount namespace is its own; private, so that nothing
+	// mounted here shows on the host.
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("making mounts private: %w", err)
+	}
+	m, err := setupMounts(w.dir, w.log)
+	defer func() {
+		killAll()
+		if terr := m.teardown(); terr != nil {
+			err = errors.Join(err, fmt.Errorf("unmounting: %w", terr))
+		}
+	}()
+	if err != nil {
+		return err
+	}
+	devnull, err := os.Open(os.DevNull)
+	if err != nil {
+		return err
+	}
+	defer devnull.Close()
+	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", j.Hook, "debstrap-hook", w.dir)
+	cmd.Env = j.Env
+	cmd.Dir = "/"
+	cmd.Stdin = devnull
+	cmd.Stdout = os.Stdout
+	cmd.Stderr = os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	err = cmd.Run()
+	if ctx.Err() != nil {
+		return fmt.Errorf("interrupted: %w", ctx.Err())
+	}
+	if err != nil {
+		return fmt.Errorf("hook %q failed: %w", j.Hook, err)
 	}
 	return nil
 }

@@ -13,7 +13,7 @@ d=$work/lock
 mkdir -p "$d" && chown "$user" "$d"
 SEC=${DM%/*}/debian-security
 # pkgs LOCK: "name version" of each package, sorted.
-pkgs() { sed -n 's/^      "name": "\(.*\)",$/\1/p; s/^      "version": "\(.*\)",$/\1/p' "$1" | paste -d' ' - - | sort; }
+pkgs() { jq -r '.packages[] | "\(.name) \(.version)"' "$1" | sort; }
 
 # as_user without SOURCE_DATE_EPOCH: the lock's epoch is then its
 # Release's Date, and the build from it takes that.

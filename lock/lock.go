@@ -41,6 +41,9 @@ type Lock struct {
 	Components    []string `json:"components,omitempty"`
 	Include       []string `json:"include,omitempty"`
 	Recommends    bool     `json:"include-recommends,omitempty"`
+	// MergedUsr: /usr merged by links made before unpacking (--merged-usr),
+	// which a build from the lock must make too.
+	MergedUsr bool `json:"merged-usr,omitempty"`
 	// Epoch is SOURCE_DATE_EPOCH of a build from the lock (seconds),
 	// unless the environment sets it.
 	Epoch int64 `json:"epoch"`

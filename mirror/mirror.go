@@ -176,7 +176,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		}
 	}
 	for _, s := range m.sortedSuites() {
-		if err := switchDir(staged[s.rel()], filepath.Join(dir, filepath.FromSlash(s.rel()))); err != nil {
+		if err := switchDir(dir, staged[s.rel()], filepath.Join(dir, filepath.FromSlash(s.rel()))); err != nil {
 			return nil, fmt.Errorf("switching %s: %w", s.rel(), err)
 		}
 		sum.Suites = append(sum.Suites, s.rel())
@@ -250,7 +250,7 @@ func (m *run) add(ctx context.Context, r Request) (Selection, error) {
 	}
 	sel := Selection{Suite: cfg.Suite, Architectures: append([]string{plan.Architecture}, plan.Foreign...),
 		Keyring: cfg.Keyring, Variant: cfg.Variant, Include: cfg.Include, Recommends: cfg.Recommends,
-		NoCheckValidUntil: cfg.NoCheckValidUntil, WithSources: r.WithSources}
+		MergedUsr: cfg.MergedUsr, NoCheckValidUntil: cfg.NoCheckValidUntil, WithSources: r.WithSources}
 	if sel.Keyring != "" {
 		if sel.Keyring, err = filepath.Abs(sel.Keyring); err != nil {
 			return Selection{}, err
@@ -266,7 +266,7 @@ func (m *run) add(ctx context.Context, r Request) (Selection, error) {
 func (sel Selection) config(log *slog.Logger) bootstrap.Config {
 	return bootstrap.Config{Suite: sel.Suite, Mirrors: sel.Sources, Architectures: sel.Architectures,
 		Keyring: sel.Keyring, Variant: sel.Variant, Include: sel.Include, Recommends: sel.Recommends,
-		NoUpdates: true, NoCheckValidUntil: sel.NoCheckValidUntil, Logger: log}
+		MergedUsr: sel.MergedUsr, NoUpdates: true, NoCheckValidUntil: sel.NoCheckValidUntil, Logger: log}
 }
 
 // gather resolves a recorded selection again (or opens a lock's sources)
@@ -591,12 +591,9 @@ func mkdirInside(root, d string) error {
 // switchDir puts the staged directory at dst: exchanged atomically with
 // an old one (renameat2 RENAME_EXCHANGE), which is then removed, so a
 // client sees the old suite or the new, never a mix.
-func switchDir(staged, dst string) error {
-	if err := mkdirInside(filepath.Dir(filepath.Dir(dst)), filepath.Dir(dst)); err != nil {
-		// dists/ of a suite "CODENAME/updates" is one level deeper.
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			return err
-		}
+func switchDir(root, staged, dst string) error {
+	if err := mkdirInside(root, filepath.Dir(dst)); err != nil {
+		return err
 	}
 	err := unix.Renameat2(unix.AT_FDCWD, staged, unix.AT_FDCWD, dst, unix.RENAME_EXCHANGE)
 	if errors.Is(err, syscall.ENOENT) {
@@ -721,7 +718,7 @@ func lockDir(dir string) (func(), error) {
 	return func() { f.Close() }, nil
 }
 
-// lines reads r stanza by stanza (blank-line separated), calling fn with
+// stanzas reads r stanza by stanza (blank-line separated), calling fn with
 // each stanza's text including its final newline.
 func stanzas(r io.Reader, fn func(stanza []byte) error) error {
 	br := bufio.NewReaderSize(r, 1<<16)

@@ -46,6 +46,7 @@ type Selection struct {
 	Variant           string   `json:"variant,omitempty"`
 	Include           []string `json:"include,omitempty"`
 	Recommends        bool     `json:"include-recommends,omitempty"`
+	MergedUsr         bool     `json:"merged-usr,omitempty"`
 	NoCheckValidUntil bool     `json:"no-check-valid-until,omitempty"`
 	WithSources       bool     `json:"with-sources,omitempty"`
 	// Lock, when set, is the set itself: its packages, not a resolution.

@@ -45,6 +45,11 @@ type Request struct {
 	Architecture string         // native, e.g. amd64
 	Foreign      []string       // extra dpkg architectures (Multi-Arch)
 	Recommends   bool           // also install Recommends (mmdebstrap: Apt::Install-Recommends)
+	// First are packages installed before the Essential set (when the
+	// indexes have them), so that an alternative they provide is taken
+	// over the first one: usr-is-merged for "usrmerge | usr-is-merged",
+	// as debootstrap's merged /usr has it.
+	First []string
 
 	// Suite is where Essential:yes and Priority are taken from, matched
 	// against Index.Suite and Index.Codename (mmdebstrap's SUITE argument).
@@ -119,6 +124,13 @@ func Resolve(ctx context.Context, req Request) (*Result, error) {
 		userRequest = false
 	default:
 		first = r.essentialSeeds(true)
+	}
+	if variant != "extract" && variant != "custom" {
+		var pre []request
+		for _, n := range req.First {
+			pre = append(pre, r.named(n)...)
+		}
+		first = append(pre, first...)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err

@@ -750,3 +750,40 @@ func TestDeterministic(t *testing.T) {
 		}
 	}
 }
+
+// First: a package installed before the Essential set satisfies an
+// alternative of it (debootstrap's merged /usr: usr-is-merged rather than
+// usrmerge and its Perl).
+func TestFirst(t *testing.T) {
+	idx := []testIndex{{stanzas: `Package: init-system-helpers
+Version: 1.65
+Essential: yes
+Priority: required
+Depends: usrmerge | usr-is-merged
+
+Package: usrmerge
+Version: 35
+Depends: perl
+
+Package: perl
+Version: 5.36
+
+Package: usr-is-merged
+Version: 35`}}
+	for _, c := range []struct {
+		first []string
+		want  string
+	}{
+		{nil, "init-system-helpers 1.65 amd64\nperl 5.36 amd64\nusrmerge 35 amd64"},
+		{[]string{"usr-is-merged"}, "init-system-helpers 1.65 amd64\nusr-is-merged 35 amd64"},
+		{[]string{"not-in-the-archive"}, "init-system-helpers 1.65 amd64\nperl 5.36 amd64\nusrmerge 35 amd64"},
+	} {
+		res, err := Resolve(context.Background(), Request{Packages: buildPackages(t, idx), Variant: "minbase", Architecture: "amd64", First: c.first})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := lines(res.Packages); got != normWant(c.want) {
+			t.Errorf("First %v:\n%s\nwant\n%s", c.first, got, normWant(c.want))
+		}
+	}
+}

@@ -77,6 +77,10 @@ type Options struct {
 	// another package already ships (dpkg's file conflict; the dpkg layer
 	// answers from Replaces). nil replaces, with a warning.
 	OnConflict func(Conflict) (Resolution, error)
+	// Skip, if set, says which shipped paths ("/usr/share/man/man1/x.1.gz")
+	// are not unpacked (dpkg's path-exclude filters; dirLike: a directory
+	// or symlink). They stay in the package's file list, as with dpkg.
+	Skip func(path string, dirLike bool) bool
 }
 
 // Resolution is the answer to a Conflict.

@@ -364,6 +364,13 @@ func (s *Stage) apply(p *Prepared, e *pent, rec *pkgRec, res *Unpacked) error {
 		s.addOwner(name, p.pkg)
 		return nil
 	}
+	if s.opts.Skip != nil && s.opts.Skip(name, e.typ == tar.TypeDir || e.typ == tar.TypeSymlink) {
+		// Filtered out (path-exclude): not unpacked, yet listed, as dpkg
+		// keeps it.
+		rec.add(name)
+		s.addOwner(name, p.pkg)
+		return nil
+	}
 	parent, base, ex, err := s.parentOf(e.name)
 	if err != nil {
 		return err

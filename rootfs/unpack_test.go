@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -691,5 +692,35 @@ func TestPrepareSums(t *testing.T) {
 	}
 	if got := e.disk(t, "usr/share/big"); got != big || e.disk(t, "usr/bin/hello") != "hi" {
 		t.Error("content")
+	}
+}
+
+// Skip (dpkg's path filters) leaves paths out of the root and the table
+// but in the package's list.
+func TestUnpackSkip(t *testing.T) {
+	e := newEnv(t, Options{Skip: func(p string, dirLike bool) bool {
+		return strings.HasPrefix(p, "/usr/share/doc/") && p != "/usr/share/doc/hello/copyright" && !(dirLike && p == "/usr/share/doc/hello")
+	}})
+	u := e.unpack(t, "hello", pkg(
+		dir("usr/"), dir("usr/bin/"), file("usr/bin/hello", "hi"),
+		dir("usr/share/"), dir("usr/share/doc/"), dir("usr/share/doc/hello/"),
+		file("usr/share/doc/hello/copyright", "free"), file("usr/share/doc/hello/README", "read me"),
+		dir("usr/share/doc/other/"), file("usr/share/doc/other/x", "x"),
+	))
+	for _, p := range []string{"/usr/share/doc/hello/README", "/usr/share/doc/other", "/usr/share/doc/other/x"} {
+		if _, ok := e.s.Lookup(p); ok {
+			t.Errorf("%s was unpacked", p)
+		}
+		if _, err := os.Lstat(filepath.Join(e.root, p)); err == nil {
+			t.Errorf("%s is on disk", p)
+		}
+		if !slices.Contains(u.Paths, p) {
+			t.Errorf("%s left the package's list", p)
+		}
+	}
+	for _, p := range []string{"/usr/share/doc/hello/copyright", "/usr/bin/hello"} {
+		if _, ok := e.s.Lookup(p); !ok {
+			t.Errorf("%s was not unpacked", p)
+		}
 	}
 }

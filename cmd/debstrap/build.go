@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/debstrap/debstrap/bootstrap"
 	"github.com/debstrap/debstrap/configure"
 	"github.com/debstrap/debstrap/export"
+	"github.com/debstrap/debstrap/hooks"
 	"github.com/debstrap/debstrap/internal/progress"
 	"github.com/debstrap/debstrap/lock"
 	"github.com/debstrap/debstrap/spec"
@@ -109,6 +111,10 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	nf.register(fs)
 	var imf imageFlags
 	imf.register(fs)
+	var hf hookFlags
+	hf.register(fs)
+	var of optFlags
+	of.register(fs)
 	pos, err := parse(fs, args, nil, buildHelp, stdout)
 	if err != nil {
 		return err
@@ -174,6 +180,18 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return usageError{err}
 		}
 	}
+	hookList, err := hf.hooks()
+	if err != nil {
+		return err
+	}
+	aptConf, dpkgConf, err := of.texts()
+	if err != nil {
+		return err
+	}
+	skips, err := of.skips()
+	if err != nil {
+		return usageError{err}
+	}
 	log := c.logger(stderr)
 	var arch string
 	if len(c.architectures) > 0 {
@@ -195,6 +213,16 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// Phases other than the download count packages on the progress line.
 	counter := &stepCounter{bar: c.bar}
 	config := c.config(pos[0], pos[2:], log)
+	// --aptopt's Install-Recommends and Check-Valid-Until steer the
+	// build, as they steer mmdebstrap's apt (an explicit flag wins).
+	if rec, nvu := aptSteers(aptConf); locked == nil {
+		if rec != nil && !slices.Contains(cmdline, "include-recommends") {
+			config.Recommends = *rec
+		}
+		if nvu != nil && !slices.Contains(cmdline, "no-check-valid-until") {
+			config.NoCheckValidUntil = *nvu
+		}
+	}
 	if locked != nil {
 		config = lockConfig(&c, locked, nil, log)
 		config.FallbackMirrors = fallbacks
@@ -214,11 +242,18 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Rebuild:     *rebuild,
 		SBOM:        *sbomFile,
 		ImageMirror: *imageMirror,
-		Version:     version(),
-		Keepable:    nout.quiet,
-		Epoch:       epoch,
-		Configure:   conf,
-		XZCommand:   xzCommand(os.Getenv("DEBSTRAP_XZ"), log),
+		Hooks:       hookList,
+		AptConf:     aptConf,
+		DpkgConf:    dpkgConf,
+		Skip:        skips,
+		HookRunner:  hookRunner(*mode, stderr, stderr),
+		HookEnv: hooks.Env{Mode: *mode, Suite: pos[0], Variant: c.variant, Format: *format,
+			Include: c.include, Verbosity: verbosity(&c), Argv0: os.Args[0]},
+		Version:   version(),
+		Keepable:  nout.quiet,
+		Epoch:     epoch,
+		Configure: conf,
+		XZCommand: xzCommand(os.Getenv("DEBSTRAP_XZ"), log),
 		Phase: func(name string, steps int) {
 			c.bar.Finish()
 			counter.end()

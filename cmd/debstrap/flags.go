@@ -51,6 +51,7 @@ type common struct {
 	keyring       string
 	cacheDir      string
 	recommends    bool
+	mergedUsr     bool
 	noUpdates     bool
 	noValidUntil  bool
 	snapshot      string
@@ -78,6 +79,7 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.keyring, "keyring", "", "trusted keys: a keyring file or a directory of them (default: embedded Debian and Ubuntu archive keys)")
 	fs.StringVar(&c.cacheDir, "cache-dir", "", "download cache (default $XDG_CACHE_HOME/debstrap)")
 	fs.BoolVar(&c.recommends, "include-recommends", false, "also install Recommends, as apt does by default")
+	fs.BoolVar(&c.mergedUsr, "merged-usr", false, "merge /usr the debootstrap way: the /bin → usr/bin (…) links made before unpacking, and \"usrmerge | usr-is-merged\" satisfied by usr-is-merged, without usrmerge and its Perl (as debootstrap and Docker's official images)")
 	fs.BoolVar(&c.noUpdates, "no-updates", false, "leave out a stable suite's SUITE-updates and security suites (added by default unless the sources are given as \"deb …\" entries)")
 	fs.BoolVar(&c.noValidUntil, "no-check-valid-until", false, "accept Release files past their Valid-Until, as a snapshot archive's are (one source: its option [check-valid-until=no])")
 	fs.StringVar(&c.snapshot, "snapshot", "", "read every source as the snapshot service kept it at this time (20240131T091500Z or 2024-01-31): SERVICE/ARCHIVE/TIME, ARCHIVE the mirror's last path element")
@@ -147,6 +149,7 @@ func (c *common) config(suite string, mirrors []string, log *slog.Logger) bootst
 		Variant:           c.variant,
 		Include:           c.include,
 		Recommends:        c.recommends,
+		MergedUsr:         c.mergedUsr,
 		NoUpdates:         c.noUpdates,
 		NoCheckValidUntil: c.noValidUntil,
 		Snapshot:          c.snapshot,

@@ -169,7 +169,7 @@ func requestFlags(names []string) []string {
 	var set []string
 	for _, n := range names {
 		switch n {
-		case "variant", "include", "components", "architectures", "include-recommends", "no-updates":
+		case "variant", "include", "components", "architectures", "include-recommends", "no-updates", "merged-usr":
 			set = append(set, "--"+n)
 		}
 	}
@@ -181,6 +181,7 @@ func requestFlags(names []string) []string {
 func lockConfig(c *common, l *lock.Lock, mirrors []string, log *slog.Logger) bootstrap.Config {
 	cfg := c.config(l.Suite, mirrors, log)
 	cfg.Variant, cfg.Include, cfg.Architectures, cfg.Components, cfg.Recommends = l.Variant, l.Include, l.Architectures, l.Components, l.Recommends
+	cfg.MergedUsr = l.MergedUsr
 	if len(mirrors) == 0 {
 		for _, s := range l.Sources {
 			cfg.Mirrors = append(cfg.Mirrors, s.Entry().String())

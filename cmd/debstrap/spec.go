@@ -21,6 +21,8 @@ var otherCommandKeys = []string{
 	"native-script-timeout", "native-script-memory", "native-script-output", "native-script-writes",
 	"output", "download", "check", "update",
 	"prune", "reindex", "sign-with", "with-sources", "image-mirror",
+	"setup-hook", "extract-hook", "essential-hook", "customize-hook", "hook-dir",
+	"aptopt", "dpkgopt", "skip",
 	"tag", "name", "env", "label", "annotation", "cmd", "entrypoint", "workdir", "user",
 }
 
@@ -126,6 +128,8 @@ func (c *common) matchesLock(l *lock.Lock, name string) error {
 			spec, locked = strings.Join(c.architectures, ","), strings.Join(l.Architectures, ",")
 		case "include-recommends":
 			spec, locked = fmt.Sprint(c.recommends), fmt.Sprint(l.Recommends)
+		case "merged-usr":
+			spec, locked = fmt.Sprint(c.mergedUsr), fmt.Sprint(l.MergedUsr)
 		default:
 			continue
 		}
