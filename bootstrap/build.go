@@ -275,7 +275,7 @@ func Run(ctx context.Context, c *cache.Cache, cfg BuildConfig) (*Result, error) 
 	defer closeRoot()
 	done = phase("export", 0)
 	arch, variant, err := export.OCIPlatform(plan.Architecture)
-	if err != nil && format != export.FormatDir && !strings.HasPrefix(string(format), "tar") {
+	if err != nil && format.HoldsConfig() {
 		return nil, err
 	}
 	var sbomData []byte
@@ -306,7 +306,7 @@ func Run(ctx context.Context, c *cache.Cache, cfg BuildConfig) (*Result, error) 
 		}
 	}
 	done()
-	if fi, err := os.Stat(cfg.Target); err == nil && !fi.IsDir() && format != export.FormatRegistry {
+	if fi, err := os.Stat(cfg.Target); err == nil && fi.Mode().IsRegular() && format != export.FormatNull && format != export.FormatRegistry {
 		res.Size = fi.Size()
 	}
 	if key != "" && (cfg.Keepable == nil || cfg.Keepable()) {

@@ -151,3 +151,39 @@ func TestCheckImage(t *testing.T) {
 		}
 	}
 }
+
+// A null build keeps nothing; a squashfs or ext4 image is kept under a
+// key of its own, which names the host tools that wrote it.
+func TestResultKeyFormats(t *testing.T) {
+	dir := t.TempDir()
+	l := testLock("bookworm", "bookworm", "12.8")
+	cfg := BuildConfig{ToolID: func() string { return "tool" }}
+	keys := map[string]export.Format{}
+	for _, f := range []export.Format{export.FormatTar, export.FormatSquashfs, export.FormatExt4, export.FormatNull} {
+		cfg.Target = filepath.Join(dir, "x")
+		k, err := resultKey(cfg, f, time.Unix(1700000000, 0).UTC(), l)
+		if f == export.FormatNull {
+			if k != "" || err != nil {
+				t.Errorf("null: key %q, %v; want none", k, err)
+			}
+			continue
+		}
+		if err != nil {
+			if strings.Contains(err.Error(), "install the Debian package") {
+				t.Logf("%s: %v", f, err)
+				continue
+			}
+			t.Fatalf("%s: %v", f, err)
+		}
+		if other, ok := keys[k]; ok || k == "" {
+			t.Errorf("%s: key %q, as %s's", f, k, other)
+		}
+		keys[k] = f
+	}
+	if v, err := export.ToolVersion(export.FormatExt4); err == nil && !strings.Contains(v, "mke2fs") {
+		t.Errorf("ext4's tools: %q", v)
+	}
+	if v, err := export.ToolVersion(export.FormatTar); v != "" || err != nil {
+		t.Errorf("tar's tools: %q, %v", v, err)
+	}
+}

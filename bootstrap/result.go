@@ -30,8 +30,10 @@ import (
 // (ModeKey), the format, the epoch, the sources written into the image,
 // the keyring embedded, the request apt's marks follow (variant,
 // include), every package by name, version, architecture, priority
-// and the SHA-256 of its .deb, and an image's name (from --tag, or the
-// target's name) and config (imageConfig: every flag and default).
+// and the SHA-256 of its .deb, an image's name (from --tag, or the
+// target's name) and config (imageConfig: every flag and default), and
+// the host tools that write a squashfs or ext4 image, with their versions.
+// A null build writes nothing, so keeps nothing.
 const (
 	resultKind     = "result"
 	resultMetaKind = "result-meta"
@@ -62,6 +64,7 @@ type resultInputs struct {
 	MergedUsr   bool               `json:",omitempty"`
 	DpkgConf    string             `json:",omitempty"`
 	Skip        []string           `json:",omitempty"`
+	HostTools   string             `json:",omitempty"`
 }
 
 // resultMeta is what the summary of a reused build needs.
@@ -73,12 +76,12 @@ type resultMeta struct {
 
 // resultKey is the key of a build of the set l fixes (a lock file's, or
 // the resolved plan's written as one), or "" when the build's output is
-// not kept (no ToolID, a directory, stdout, a registry).
+// not kept (no ToolID, a directory, stdout, null, a registry).
 func resultKey(cfg BuildConfig, format export.Format, epoch time.Time, l *lock.Lock) (string, error) {
 	// With an SBOM the build runs: the SBOM is made from the root.
 	// Hooks are commands whose effects no key can name; a registry image
 	// is no file to keep: the registry keeps it.
-	if cfg.ToolID == nil || cfg.SBOM != "" || len(cfg.Hooks) > 0 || cfg.Target == export.Stdout || format == export.FormatDir || format == export.FormatOCI || format == export.FormatRegistry {
+	if cfg.ToolID == nil || cfg.SBOM != "" || len(cfg.Hooks) > 0 || cfg.Target == export.Stdout || format == export.FormatDir || format == export.FormatOCI || format == export.FormatNull || format == export.FormatRegistry {
 		return "", nil
 	}
 	// Only a new or regular file: a FIFO, /dev/stdout or a device gets
@@ -119,6 +122,11 @@ func resultKey(cfg BuildConfig, format export.Format, epoch time.Time, l *lock.L
 		in.Packages = append(in.Packages, p.Name+" "+p.Version+" "+p.Architecture+" "+p.Priority+" "+p.SHA256)
 	}
 	sort.Strings(in.Packages)
+	host, err := export.ToolVersion(format)
+	if err != nil {
+		return "", err
+	}
+	in.HostTools = host
 	if format.HoldsConfig() {
 		name, err := export.ImageName(cfg.Target, format, cfg.Image.Tag)
 		if err != nil {

@@ -54,10 +54,18 @@ func tempPattern(path string) (dir, pattern string) {
 // CheckTarget finds a TARGET that format cannot be written to, before a
 // build spends minutes on it: a directory or block device for a file, a
 // non-empty directory or a non-directory for a directory, "-" for a
-// directory format, a place the user cannot create files in.
+// directory format, a place the user cannot create files in, a host tool
+// the format needs that is not installed. The null format takes any
+// TARGET: it writes nothing.
 func CheckTarget(name string, format Format) error {
+	if format == FormatNull {
+		return nil // nothing is written
+	}
 	if format == FormatRegistry {
 		_, err := ParseReference(name)
+		return err
+	}
+	if err := checkTools(format); err != nil {
 		return err
 	}
 	if format == FormatDir || format == FormatOCI {

@@ -1,8 +1,10 @@
 // Package export writes a finished staging root as an image: a directory, a
 // tarball (plain, gzip, xz or zstd), an OCI image layout directory, an OCI
-// archive or a docker-archive. Every format except the directory is
-// reproducible byte for byte: the output depends only on the entries, the
-// file contents and the Options.
+// archive, a docker-archive, a squashfs or an ext4 file system image; or
+// nothing at all (null: every check runs, nothing is written). Every
+// format except the directory is reproducible byte for byte: the output
+// depends only on the entries, the file contents and the Options (and, for
+// squashfs and ext4, on the version of the host tool that writes them).
 //
 // Owners, modes, device numbers, xattrs and hardlinks come from the metadata
 // table (rootfs.Entry), never from stat(2) of the staging directory.
@@ -69,13 +71,16 @@ const (
 	FormatOCI           Format = "oci"            // an OCI image layout directory
 	FormatOCIArchive    Format = "oci-archive"    // a tar of an OCI image layout
 	FormatDockerArchive Format = "docker-archive" // what `docker save` writes and `docker load` reads
+	FormatSquashfs      Format = "squashfs"       // a squashfs image (tar2sqfs, from squashfs-tools-ng)
+	FormatExt4          Format = "ext4"           // an ext4 image sized to fit (mke2fs and debugfs, from e2fsprogs)
+	FormatNull          Format = "null"           // nothing: the whole build and export checks run, nothing is written
 	// FormatRegistry pushes the image to a registry: its TARGET is a
 	// reference (docker://REGISTRY/REPOSITORY[:TAG]), not a file.
 	FormatRegistry Format = "registry"
 )
 
 // Formats lists every format in the order help texts show them.
-var Formats = []Format{FormatDir, FormatTar, FormatTarGz, FormatTarXz, FormatTarZst, FormatOCI, FormatOCIArchive, FormatDockerArchive, FormatRegistry}
+var Formats = []Format{FormatDir, FormatTar, FormatTarGz, FormatTarXz, FormatTarZst, FormatOCI, FormatOCIArchive, FormatDockerArchive, FormatSquashfs, FormatExt4, FormatNull, FormatRegistry}
 
 // suffixes maps a TARGET name ending to its format. Longer endings are
 // tried first, so "x.oci.tar" is an OCI archive and not a plain tarball.
@@ -89,10 +94,13 @@ var suffixes = []struct {
 	{".tar.zst", FormatTarZst},
 	{".tar.gz", FormatTarGz},
 	{".tar.xz", FormatTarXz},
+	{".squashfs", FormatSquashfs},
 	{".tzst", FormatTarZst},
 	{".tgz", FormatTarGz},
 	{".txz", FormatTarXz},
 	{".tar", FormatTar},
+	{".sqfs", FormatSquashfs},
+	{".ext4", FormatExt4},
 	{".oci", FormatOCI},
 }
 
@@ -106,6 +114,7 @@ var aliases = map[string]Format{
 	"oci-dir":   FormatOCI,
 	"docker":    FormatDockerArchive,
 	"push":      FormatRegistry,
+	"sqfs":      FormatSquashfs,
 }
 
 func (f Format) known() bool {
@@ -141,12 +150,17 @@ func suffixList() string {
 	return b.String()
 }
 
+// DevNull is the TARGET that picks the null format by itself, as in
+// mmdebstrap: a build for /dev/null is a build that writes nothing.
+const DevNull = "/dev/null"
+
 // FormatFor picks the output format: explicit (from --format) if given,
-// else from TARGET's name as mmdebstrap does: a trailing "/" or an existing
-// directory is a directory, a known ending names a tarball or image, and a
-// name without any dot is a directory. An unknown ending is an error rather
-// than a guess, so a typo does not silently produce a directory. A TARGET
-// docker://… is an image in a registry, whatever --format says it is not.
+// else from TARGET's name as mmdebstrap does: /dev/null is null, a
+// trailing "/" or an existing directory is a directory, a known ending
+// names a tarball or image, and a name without any dot is a directory. An
+// unknown ending is an error rather than a guess, so a typo does not
+// silently produce a directory. A TARGET docker://… is an image in a
+// registry, whatever --format says it is not.
 func FormatFor(target, explicit string) (Format, error) {
 	if IsRegistry(target) {
 		if f := Format(strings.ToLower(explicit)); explicit != "" && explicit != "auto" && f != FormatRegistry && aliases[string(f)] != FormatRegistry {
@@ -170,6 +184,9 @@ func FormatFor(target, explicit string) (Format, error) {
 	if target == Stdout {
 		// mmdebstrap's "-": a tarball on standard output.
 		return FormatTar, nil
+	}
+	if filepath.Clean(target) == DevNull {
+		return FormatNull, nil
 	}
 	trimmed := strings.TrimRight(target, "/")
 	slash := trimmed != target
@@ -417,6 +434,12 @@ func Write(ctx context.Context, src Source, target string, opts Options) (string
 		err = writeDir(ctx, src, p, target, opts)
 	case format.isTar():
 		digest, err = writeTarball(ctx, src, p, target, format, opts)
+	case format == FormatNull:
+		err = writeNull(ctx, src, p, opts)
+	case format == FormatSquashfs:
+		digest, err = writeSquashfs(ctx, src, p, target, opts)
+	case format == FormatExt4:
+		digest, err = writeExt4(ctx, src, p, target, opts)
 	default:
 		digest, err = writeImage(ctx, src, p, target, format, opts)
 	}

@@ -2,8 +2,8 @@
 // (path, type, mode, owner, size, content hash, link target, device
 // numbers, xattrs, hardlink group) and compares two of them. It reads a
 // directory, a tarball (plain, gzip, xz, zstd or bzip2), an OCI image
-// layout directory, an OCI archive, a docker-archive, or a manifest saved
-// by WriteTo.
+// layout directory, an OCI archive, a docker-archive, a squashfs or ext4
+// image, or a manifest saved by WriteTo.
 //
 // The description leaves out what says nothing about the root itself, so
 // that the same tree written by different tools compares equal: mtimes,
@@ -348,6 +348,9 @@ func parseLine(text string) (Entry, error) {
 //   - an OCI archive or docker-archive (a plain tar holding an OCI layout
 //     or docker's manifest.json): the image's layers are applied in order,
 //     with whiteouts;
+//   - a squashfs image (through sqfs2tar, from squashfs-tools-ng);
+//   - an ext2, ext3 or ext4 image (read in Go; the empty lost+found that
+//     mke2fs makes is left out);
 //   - a manifest saved by WriteTo.
 func Read(ctx context.Context, name string) (*Manifest, error) {
 	m, err := read(ctx, name, nil)
@@ -390,6 +393,12 @@ func read(ctx context.Context, name string, k *keeper) (*Manifest, error) {
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return nil, err
+	}
+	switch {
+	case isSquashfs(f):
+		return readSquashfs(ctx, name, k)
+	case isExt4(f):
+		return readExt4(ctx, f, k)
 	}
 	if bytes.Equal(magic[:n], []byte(header)) {
 		if k != nil {

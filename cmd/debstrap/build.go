@@ -37,13 +37,21 @@ it to TARGET. The format comes from TARGET's name, or --format:
   NAME.oci                       an OCI image layout directory (skopeo, podman)
   NAME.oci.tar                   an OCI archive (docker load, podman load)
   NAME.docker.tar                a docker-archive (docker load)
+  NAME.squashfs, NAME.sqfs       a squashfs image (tar2sqfs, from squashfs-tools-ng)
+  NAME.ext4                      an ext4 image sized to fit (mke2fs and debugfs,
+                                 from e2fsprogs)
+  /dev/null                      null: build and check everything, write nothing
+                                 (--format=null takes any TARGET)
   docker://REGISTRY/REPO[:TAG]   pushed to a registry (only the blobs it lacks;
                                  see 'debstrap push --help' for credentials)
 
 Everything runs as an ordinary user; owners, modes and device nodes are
-recorded in a table and written into the image as they should be. The
+recorded in a table and written into the image as they should be (a
+squashfs or ext4 image too: its tool is fed from the table, and a tool
+that is missing is named with its package before the build starts). The
 output is reproducible: with the same archive state, and SOURCE_DATE_EPOCH
-(default: the Date of the suite's Release), two builds are byte-identical.
+(default: the Date of the suite's Release), two builds are byte-identical
+(squashfs and ext4: with the same version of their host tools).
 
 --mode decides how maintainer scripts are run (mmdebstrap's word):
   auto      root if run as root, else unshare, else native (the default)
@@ -91,6 +99,8 @@ Examples:
   debstrap build bookworm docker://localhost:5000/debian:bookworm
   debstrap build --platforms=amd64,arm64,armhf bookworm bookworm.oci.tar
   SOURCE_DATE_EPOCH=1700000000 debstrap build bookworm rootfs.tar.zst
+  debstrap build --variant=minbase bookworm bookworm.squashfs
+  debstrap build --variant=minbase bookworm bookworm.ext4
   debstrap build --variant=minbase --components=main,universe noble noble.tar \
       "deb http://MIRROR/ubuntu noble main universe" \
       "deb http://MIRROR/ubuntu noble-updates main universe"

@@ -19,8 +19,10 @@ const diffHelp = `Usage: debstrap diff [flags] A B
 Compares two images path by path and prints each difference as
 "CATEGORY PATH: A-VALUE → B-VALUE", sorted by path, then a count per
 category. An image is a directory, a tarball (plain, .gz, .xz, .zst, .bz2),
-an OCI layout directory, an OCI archive, a docker-archive, or a manifest
-saved by 'debstrap manifest'. Mtimes and user/group names are not compared.
+an OCI layout directory, an OCI archive, a docker-archive, a squashfs image
+(read with sqfs2tar, from squashfs-tools-ng), an ext2/3/4 image (whose
+empty lost+found, mke2fs's, is left out), or a manifest saved by 'debstrap
+manifest'. Mtimes and user/group names are not compared.
 
 Categories: only-in-a, only-in-b, type, mode, owner, content, link (symlink
 target), device, xattr, hardlink (which paths share an inode).
@@ -31,15 +33,16 @@ Examples:
   debstrap diff mmdebstrap.tar debstrap.tar
   debstrap diff --ignore '/var/log/*' --ignore /etc/machine-id a.tar.zst b.oci
   debstrap diff --summary --ignore-category=owner ./rootdir image.tar
+  debstrap diff bookworm.tar bookworm.ext4
 `
 
 const manifestHelp = `Usage: debstrap manifest IMAGE
 
 Prints the manifest of an image, one line per path, sorted:
   PATH TYPE MODE UID:GID [SIZE SHA256 | MAJOR,MINOR | -> TARGET] [hardlink=PATH] [xattr.NAME=HEX]...
-IMAGE is a directory, a tarball, an OCI layout, an OCI archive or a
-docker-archive. Saved to a file, the manifest can stand for the image in
-'debstrap diff'.
+IMAGE is a directory, a tarball, an OCI layout, an OCI archive, a
+docker-archive, a squashfs image or an ext2/3/4 image. Saved to a file,
+the manifest can stand for the image in 'debstrap diff'.
 
 Examples:
   debstrap manifest bookworm.tar.zst > bookworm.manifest

@@ -22,7 +22,8 @@ included), with its version, its purl as syft writes it
 package, its Maintainer as supplier, its licenses from its machine-readable
 copyright file (NOASSERTION where there is none), and the packages it
 depends on. IMAGE is a directory, a tarball (plain, .gz, .xz, .zst, .bz2),
-an OCI layout, an OCI archive or a docker-archive.
+an OCI layout, an OCI archive, a docker-archive, a squashfs or an ext4
+image.
 
 The format is SPDX 2.3 JSON or CycloneDX 1.6 JSON: --format, else the name
 of -o's FILE (NAME.cdx.json CycloneDX, NAME.spdx.json SPDX), else SPDX.
