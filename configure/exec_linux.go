@@ -57,8 +57,26 @@ func configureExec(ctx context.Context, st *rootfs.Stage, opts Options, userns b
 	if err != nil {
 		return err
 	}
+	log.Info("configuring", "mode", ns.desc, "packages", len(pending))
+	start := time.Now()
+	// dpkg says "Setting up PKG" once a package: the progress count.
+	stdout := &stepWriter{w: opts.Stdout, step: opts.Step}
+	j := job{Script: script, Env: opts.env(), Uid: ns.uid, Gid: ns.gid, Cleanup: !opts.KeepLogs}
+	n, err := runJob(ctx, st, opts, ns, j, stdout, stdout.flush)
+	if err != nil {
+		return err
+	}
+	log.Debug("maintainer scripts done", "took", time.Since(start).Round(time.Millisecond), "paths", n)
+	return nil
+}
+
+// runJob hands j, with st's table, to the helper in ns and takes what it
+// reports back into st's table; it returns how many paths that was.
+// flush, if set, runs once the helper is done (stdout's last line).
+func runJob(ctx context.Context, st *rootfs.Stage, opts Options, ns nsSpec, j job, stdout io.Writer, flush func()) (int, error) {
+	log := opts.logger()
 	before := st.Entries()
-	j := job{Root: st.Dir(), Script: script, Env: opts.env(), Uid: ns.uid, Gid: ns.gid, Cleanup: !opts.KeepLogs}
+	j.Root = st.Dir()
 	j.Entries = make([]wireEntry, len(before))
 	for i, e := range before {
 		j.Entries[i] = toWire(e)
@@ -67,7 +85,7 @@ func configureExec(ctx context.Context, st *rootfs.Stage, opts Options, userns b
 	// (bootstrap's sweep knows the pattern).
 	tmp, lock, err := tmplock.MkdirTemp(opts.TempDir, jobPattern)
 	if err != nil {
-		return fmt.Errorf("configure job directory: %w", err)
+		return 0, fmt.Errorf("helper job directory: %w", err)
 	}
 	defer func() {
 		os.RemoveAll(tmp)
@@ -77,22 +95,20 @@ func configureExec(ctx context.Context, st *rootfs.Stage, opts Options, userns b
 	jobPath := filepath.Join(tmp, "job.json")
 	data, err := json.Marshal(j)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if err := os.WriteFile(jobPath, data, 0o600); err != nil {
-		return err
+		return 0, err
 	}
-	log.Info("configuring", "mode", ns.desc, "packages", len(pending))
-	start := time.Now()
 	tail := &tailWriter{max: 4096}
-	// dpkg says "Setting up PKG" once a package: the progress count.
-	stdout := &stepWriter{w: opts.Stdout, step: opts.Step}
 	runErr := runHelper(ctx, ns, []string{"run", jobPath}, stdout, tail, opts.Stderr, log)
-	stdout.flush()
+	if flush != nil {
+		flush()
+	}
 	var res result
 	if data, err := os.ReadFile(j.Result); err == nil {
 		if err := json.Unmarshal(data, &res); err != nil {
-			return fmt.Errorf("reading the helper's result %s: %w", j.Result, err)
+			return 0, fmt.Errorf("reading the helper's result %s: %w", j.Result, err)
 		}
 	} else if runErr == nil {
 		runErr = fmt.Errorf("the helper left no result: %w", err)
@@ -102,12 +118,11 @@ func configureExec(ctx context.Context, st *rootfs.Stage, opts Options, userns b
 	}
 	if runErr != nil {
 		if ctx.Err() != nil {
-			return fmt.Errorf("%w (%v)", ctx.Err(), runErr)
+			return 0, fmt.Errorf("%w (%v)", ctx.Err(), runErr)
 		}
-		return fmt.Errorf("%w%s", runErr, tail.suffix())
+		return 0, fmt.Errorf("%w%s", runErr, tail.suffix())
 	}
-	log.Debug("maintainer scripts done", "took", time.Since(start).Round(time.Millisecond), "paths", len(res.Entries))
-	return apply(st, before, res.Entries, log)
+	return len(res.Entries), apply(st, before, res.Entries, log)
 }
 
 // RunHook runs the shell command hook on the host with the root's path
@@ -125,49 +140,9 @@ func RunHook(ctx context.Context, st *rootfs.Stage, opts Options, userns bool, h
 	if err != nil {
 		return err
 	}
-	before := st.Entries()
-	j := job{Root: st.Dir(), Hook: hook, Env: env, Uid: ns.uid, Gid: ns.gid, Cleanup: !opts.KeepLogs}
-	j.Entries = make([]wireEntry, len(before))
-	for i, e := range before {
-		j.Entries[i] = toWire(e)
-	}
-	tmp, lock, err := tmplock.MkdirTemp(opts.TempDir, jobPattern)
-	if err != nil {
-		return fmt.Errorf("hook job directory: %w", err)
-	}
-	defer func() {
-		os.RemoveAll(tmp)
-		lock.Release()
-	}()
-	j.Result = filepath.Join(tmp, "result.json")
-	jobPath := filepath.Join(tmp, "job.json")
-	data, err := json.Marshal(j)
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(jobPath, data, 0o600); err != nil {
-		return err
-	}
-	tail := &tailWriter{max: 4096}
-	runErr := runHelper(ctx, ns, []string{"run", jobPath}, opts.Stdout, tail, opts.Stderr, log)
-	var res result
-	if data, err := os.ReadFile(j.Result); err == nil {
-		if err := json.Unmarshal(data, &res); err != nil {
-			return fmt.Errorf("reading the helper's result %s: %w", j.Result, err)
-		}
-	} else if runErr == nil {
-		runErr = fmt.Errorf("the helper left no result: %w", err)
-	}
-	if res.Error != "" {
-		runErr = errors.New(res.Error)
-	}
-	if runErr != nil {
-		if ctx.Err() != nil {
-			return fmt.Errorf("%w (%v)", ctx.Err(), runErr)
-		}
-		return fmt.Errorf("%w%s", runErr, tail.suffix())
-	}
-	return apply(st, before, res.Entries, log)
+	j := job{Hook: hook, Env: env, Uid: ns.uid, Gid: ns.gid, Cleanup: !opts.KeepLogs}
+	_, err = runJob(ctx, st, opts, ns, j, opts.Stdout, nil)
+	return err
 }
 
 // RemoveTree removes dir, which a killed unshare build left holding

@@ -301,88 +301,73 @@ func identOf(st *syscall.Stat_t) ident {
 // namespaces of its own (HelperCommand enter: pivot_root, not chroot).
 // Whatever it leaves running is killed and the mount points it needed
 // are removed before it returns.
-func (w *worker) runScript(ctx context.Context, j *job) (err error) {
+func (w *worker) runScript(ctx context.Context, j *job) error {
 	m, err := mountPoints(w.dir, w.log)
-	defer func() {
-		killAll()
-		if terr := m.teardown(); terr != nil {
-			err = errors.Join(err, fmt.Errorf("unmounting: %w", terr))
-		}
-	}()
-	if err != nil {
-		return err
-	}
-	devnull, err := os.Open(os.DevNull)
-	if err != nil {
-		return err
-	}
-	defer devnull.Close()
 	// /bin/sh of the root becomes PID 1 of the scripts' PID namespace, so
 	// /proc/1 is the root's own shell, and all they leave dies with it.
 	cmd := exec.CommandContext(ctx, "/proc/self/exe", HelperCommand, "enter", w.dir,
 		"/bin/sh", "-c", j.Script, "debstrap-second-stage")
 	cmd.Args[0] = "debstrap"
-	cmd.Env = j.Env
-	cmd.Dir = "/"
-	cmd.Stdin = devnull
-	cmd.Stdout = os.Stdout
-	cmd.Stderr = os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Cloneflags: syscall.CLONE_NEWNS | syscall.CLONE_NEWPID,
 		Pdeathsig:  syscall.SIGKILL,
 	}
 	start := time.Now()
-	err = cmd.Run()
+	err = w.run(ctx, m, err, cmd, j.Env)
 	w.log.Debug("second stage finished", "took", time.Since(start).Round(time.Millisecond).String(), "err", err)
-	if ctx.Err() != nil {
-		return fmt.Errorf("interrupted: %w", ctx.Err())
-	}
-	if err != nil {
+	if err != nil && ctx.Err() == nil {
 		return fmt.Errorf("the second stage (dpkg --configure -a) failed: %w", err)
 	}
-	return nil
+	return err
 }
 
 // runHook runs a hook command on the host side with the root's path as
 // $1, as mmdebstrap runs its hooks: /proc, /sys and /dev mounted in the
 // root (so `chroot "$1" …` works), as root of the helper's namespaces.
-// What it leaves running is killed.
-func (w *worker) runHook(ctx context.Context, j *job) (err error) {
+func (w *worker) runHook(ctx context.Context, j *job) error {
 	// The helper's mount namespace is its own; private, so that nothing
 	// mounted here shows on the host.
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("making mounts private: %w", err)
 	}
 	m, err := setupMounts(w.dir, w.log)
+	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", j.Hook, "debstrap-hook", w.dir)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err = w.run(ctx, m, err, cmd, j.Env); err != nil && ctx.Err() == nil {
+		return fmt.Errorf("hook %q failed: %w", j.Hook, err)
+	}
+	return err
+}
+
+// run runs cmd with env, stdin from /dev/null and the helper's stdout
+// and stderr, once m's mount points are made (merr: they could not be).
+// Whatever it leaves running is killed and m is torn down before run
+// returns.
+func (w *worker) run(ctx context.Context, m *mounts, merr error, cmd *exec.Cmd, env []string) (err error) {
 	defer func() {
 		killAll()
 		if terr := m.teardown(); terr != nil {
 			err = errors.Join(err, fmt.Errorf("unmounting: %w", terr))
 		}
 	}()
-	if err != nil {
-		return err
+	if merr != nil {
+		return merr
 	}
 	devnull, err := os.Open(os.DevNull)
 	if err != nil {
 		return err
 	}
 	defer devnull.Close()
-	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", j.Hook, "debstrap-hook", w.dir)
-	cmd.Env = j.Env
+	cmd.Env = env
 	cmd.Dir = "/"
 	cmd.Stdin = devnull
 	cmd.Stdout = os.Stdout
 	cmd.Stderr = os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	err = cmd.Run()
 	if ctx.Err() != nil {
 		return fmt.Errorf("interrupted: %w", ctx.Err())
 	}
-	if err != nil {
-		return fmt.Errorf("hook %q failed: %w", j.Hook, err)
-	}
-	return nil
+	return err
 }
 
 // killAll kills what the scripts left running (daemons) and reaps it.
