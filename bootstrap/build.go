@@ -188,17 +188,8 @@ func Run(ctx context.Context, c *cache.Cache, cfg BuildConfig) (*Result, error) 
 	if cfg.HookEnv.Format == "" {
 		cfg.HookEnv.Format = string(format)
 	}
-	// What killed builds left goes first: their temporaries would make
-	// a directory target look full, and hold memory in /dev/shm.
-	// Cleanup runs on cancellation too.
-	remove := treeRemover(context.WithoutCancel(ctx), cfg.RemoveTree)
-	export.Sweep(cfg.Target, log)
-	sweepStaging(stagingParents(cfg.TempDir), remove, log)
-	// Find an unusable target before minutes of work, not after.
-	if err := export.CheckTarget(cfg.Target, format); err != nil {
-		return nil, err
-	}
-	if err := checkImage(cfg.Image, format, cfg.Target); err != nil {
+	remove, err := prepareBuild(ctx, cfg, format, log)
+	if err != nil {
 		return nil, err
 	}
 
@@ -449,6 +440,23 @@ func makeRoot(ctx context.Context, c *cache.Cache, cfg BuildConfig, conf Configu
 		return nil, nil, err
 	}
 	return st, cleanup, nil
+}
+
+// prepareBuild clears what killed builds left — their temporaries would make
+// a directory target look full, and hold memory in /dev/shm — and finds
+// an unusable target or image config before minutes of work, not after.
+// It returns how staging trees are removed (on cancellation too).
+func prepareBuild(ctx context.Context, cfg BuildConfig, format export.Format, log *slog.Logger) (func(string) error, error) {
+	remove := treeRemover(context.WithoutCancel(ctx), cfg.RemoveTree)
+	export.Sweep(cfg.Target, log)
+	sweepStaging(stagingParents(cfg.TempDir), remove, log)
+	if err := export.CheckTarget(cfg.Target, format); err != nil {
+		return nil, err
+	}
+	if err := checkImage(cfg.Image, format, cfg.Target); err != nil {
+		return nil, err
+	}
+	return remove, nil
 }
 
 func unpackWorkers() int {

@@ -91,13 +91,8 @@ func runPlatforms(ctx context.Context, c *cache.Cache, cfg BuildConfig) (*Result
 	if err := CheckPlatforms(cfg.Platforms); err != nil {
 		return nil, fmt.Errorf("--platforms: %w", err)
 	}
-	remove := treeRemover(context.WithoutCancel(ctx), cfg.RemoveTree)
-	export.Sweep(cfg.Target, log)
-	sweepStaging(stagingParents(cfg.TempDir), remove, log)
-	if err := export.CheckTarget(cfg.Target, format); err != nil {
-		return nil, err
-	}
-	if err := checkImage(cfg.Image, format, cfg.Target); err != nil {
+	remove, err := prepareBuild(ctx, cfg, format, log)
+	if err != nil {
 		return nil, err
 	}
 
