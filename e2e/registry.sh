@@ -63,6 +63,11 @@ if docker_up; then
     case "$got" in '["sleep","1"] infra '*FOO=bar*) ok "--cmd, --label and --env in docker inspect: $got" ;; *) bad "docker inspect: $got" ;; esac
   else bad "--cmd/--env build: $(tail -3 "$d/cfg.log")"; fi
   docker rmi -f "$cfgref" >/dev/null 2>&1
+  if as_user "$DEBSTRAP" build -q --mode=extract --variant=minbase --tag=debstrap-e2e/tagged:1 bookworm "$d/tagged.oci.tar" "$DM" > "$d/tag.log" 2>&1 &&
+    docker load -i "$d/tagged.oci.tar" >/dev/null 2>&1 && docker image inspect debstrap-e2e/tagged:1 >/dev/null 2>&1; then
+    ok "--tag: docker load of the .oci.tar gives debstrap-e2e/tagged:1"
+  else bad "--tag: $(tail -2 "$d/tag.log")"; fi
+  docker rmi -f debstrap-e2e/tagged:1 >/dev/null 2>&1
 else bad "no docker engine"; fi
 
 step "debstrap push of an OCI archive; two single builds for comparison"
