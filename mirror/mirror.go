@@ -47,6 +47,9 @@ type Options struct {
 	Add *Request
 	// Prune removes the pool files and suites no recorded selection needs.
 	Prune bool
+	// Forget are recorded selections to drop (numbers from 1, as List
+	// shows them), before the run; with Prune their files go too.
+	Forget []int
 	// SignWith, if set, makes new indexes that list only what the pool
 	// holds, in a Release signed with this (private) key.
 	SignWith *openpgp.Entity
@@ -135,7 +138,10 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		st.SignedBy = fmt.Sprintf("%X", o.SignWith.PrimaryKey.Fingerprint)
 	}
 	m := &run{o: o, log: log, dir: dir, tmp: tmp, st: st, suites: map[string]*suite{}, pool: map[string]*poolFile{}}
-	sels := st.Selections
+	sels, err := forget(st.Selections, o.Forget)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", dir, err)
+	}
 	gathered := map[string]bool{}
 	if o.Add != nil {
 		sel, err := m.add(ctx, *o.Add)
@@ -149,7 +155,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		}
 		gathered[sel.key()] = true
 	}
-	if len(sels) == 0 {
+	if len(sels) == 0 && len(o.Forget) == 0 {
 		return nil, fmt.Errorf("%s records no selection: give SUITE (and flags) or --lock", dir)
 	}
 	for i, sel := range sels {
@@ -198,6 +204,58 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	}
 	sum.Time = time.Since(start)
 	return sum, nil
+}
+
+// forget drops the selections numbered in drop (from 1).
+func forget(sels []Selection, drop []int) ([]Selection, error) {
+	if len(drop) == 0 {
+		return sels, nil
+	}
+	out := make([]Selection, 0, len(sels))
+	for _, n := range drop {
+		if n < 1 || n > len(sels) {
+			return nil, fmt.Errorf("--forget=%d: the mirror records %d selections (see --list)", n, len(sels))
+		}
+	}
+	for i, s := range sels {
+		if !slices.Contains(drop, i+1) {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+// List returns the selections recorded in dir, numbered from 1 in
+// order, one line each.
+func List(dir string) ([]string, error) {
+	st, err := readState(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for i, s := range st.Selections {
+		line := fmt.Sprintf("%d: %s", i+1, s.Suite)
+		if s.Lock != nil {
+			line += fmt.Sprintf(" lock of %d packages", len(s.Lock.Packages))
+		} else {
+			line += " --variant=" + cmpOr(s.Variant, "important")
+		}
+		line += " --architectures=" + strings.Join(s.Architectures, ",")
+		if len(s.Include) > 0 {
+			line += " --include=" + strings.Join(s.Include, ",")
+		}
+		for _, f := range []struct {
+			on   bool
+			name string
+		}{{s.Recommends, "--include-recommends"}, {s.MergedUsr, "--merged-usr"}, {s.WithSources, "--with-sources"}} {
+			if f.on {
+				line += " " + f.name
+			}
+		}
+		line += fmt.Sprintf(" (%d sources)", len(s.Sources))
+		out = append(out, line)
+	}
+	return out, nil
 }
 
 // KeyFile is where a mirror reindexed with --sign-with keeps the public

@@ -199,6 +199,22 @@ func TestMirror(t *testing.T) {
 	}
 	resolveFrom(t, f, cfg)
 	resolveFrom(t, f, cfg2)
+
+	// Forgetting the second selection (with --prune) takes nano away.
+	lines, err := List(f.dir)
+	if err != nil || len(lines) != 2 || !strings.HasPrefix(lines[1], "2: stable --variant=minbase --architectures=amd64 --include=nano") {
+		t.Fatalf("List: %q %v", lines, err)
+	}
+	if _, err := f.run(t, c, Options{Forget: []int{3}}); err == nil || !strings.Contains(err.Error(), "--forget=3: the mirror records 2 selections") {
+		t.Errorf("forgetting a selection not recorded: %v", err)
+	}
+	if sum, err = f.run(t, c, Options{Forget: []int{2}, Prune: true}); err != nil {
+		t.Fatal(err)
+	}
+	if files := poolFiles(t, f.archive()); sum.Selections != 1 || slices.ContainsFunc(files, func(s string) bool { return strings.HasPrefix(s, "nano") }) {
+		t.Errorf("after --forget=2 --prune (%d selections): %v", sum.Selections, files)
+	}
+	resolveFrom(t, f, cfg)
 }
 
 // A file the archive serves tampered never reaches the mirror.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"github.com/debstrap/debstrap/bootstrap"
 	"github.com/debstrap/debstrap/lock"
@@ -35,7 +36,8 @@ file:///DIR/debian as a MIRROR finds its security archive beside it.
 Each run records its selection in DIR/.debstrap/mirror.json; later runs
 add to the mirror (other suites, architectures, variants, includes,
 Debian and Ubuntu side by side) and bring every recorded selection up to
-date with the archive. 'debstrap mirror DIR' updates the recorded ones.
+date with the archive. 'debstrap mirror DIR' updates the recorded ones;
+--list shows them, --forget=N drops one (with --prune, its files too).
 
 A run fetches only what DIR lacks (from the download cache first),
 checks every file against the signed chain before it lands, and switches
@@ -51,7 +53,8 @@ Examples:
   debstrap mirror --variant=minbase --include=curl bookworm /srv/mirror
   debstrap mirror --variant=minbase noble /srv/mirror
   debstrap mirror --lock=bookworm.lock /srv/mirror
-  debstrap mirror --prune /srv/mirror
+  debstrap mirror --list /srv/mirror
+  debstrap mirror --forget=2 --prune /srv/mirror
   debstrap build --variant=minbase bookworm out.tar file:///srv/mirror/debian
   debstrap build --variant=minbase --image-mirror=http://mirror.lan/debian \
       bookworm out.tar file:///srv/mirror/debian
@@ -67,9 +70,33 @@ func runMirror(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	reindex := fs.Bool("reindex", false, "write new indexes listing only what the pool holds (needs --sign-with)")
 	signWith := fs.String("sign-with", "", "with --reindex: sign the new Release and InRelease with this OpenPGP private key file")
 	withSources := fs.Bool("with-sources", false, "also mirror the source packages (.dsc, .orig, .debian) and the Sources indexes")
+	list := fs.Bool("list", false, "print the selections DIR records, numbered, and stop")
+	var forget listFlag
+	fs.Var(&forget, "forget", "drop the recorded selection of this number (see --list; comma-separated, repeatable) before updating; --prune then removes its files")
 	pos, err := parse(fs, args, nil, mirrorHelp, stdout)
 	if err != nil {
 		return err
+	}
+	if *list {
+		if len(pos) != 1 {
+			return usageError{errors.New("--list takes DIR alone")}
+		}
+		lines, err := mirror.List(pos[0])
+		if err != nil {
+			return err
+		}
+		for _, l := range lines {
+			fmt.Fprintln(stdout, l)
+		}
+		return nil
+	}
+	var drop []int
+	for _, f := range forget {
+		n, err := strconv.Atoi(f)
+		if err != nil {
+			return usageError{fmt.Errorf("--forget=%s: want a selection's number (see --list)", f)}
+		}
+		drop = append(drop, n)
 	}
 	if *reindex != (*signWith != "") {
 		return usageError{errors.New("--reindex and --sign-with go together: the new indexes need your signature, and only new indexes take it")}
@@ -104,7 +131,7 @@ func runMirror(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
 		return fmt.Errorf("%s is not a directory", dir)
 	}
-	opts := mirror.Options{Dir: dir, Add: req, Prune: *prune}
+	opts := mirror.Options{Dir: dir, Add: req, Prune: *prune, Forget: drop}
 	if *signWith != "" {
 		if opts.SignWith, err = mirror.ReadSigningKey(*signWith); err != nil {
 			return err

@@ -42,12 +42,16 @@ func TestMirrorCommand(t *testing.T) {
 		t.Error("nano is not in the image")
 	}
 
+	r = h.run(t.Context(), "mirror", "--list", dir)
+	want(t, r, 0, []string{"1: stable --variant=minbase --architectures=amd64 --include=nano (1 sources)"}, nil)
+
 	// Bad uses are named.
 	for _, c := range []struct {
 		args []string
 		err  string
 	}{
 		{[]string{"mirror", "--reindex", dir}, "--reindex and --sign-with go together"},
+		{[]string{"mirror", "--forget=x", dir}, "--forget=x: want a selection's number"},
 		{[]string{"mirror", "--lock=x.lock", "stable", dir}, "with --lock, give DIR alone"},
 		{[]string{"mirror", filepath.Join(t.TempDir(), "empty")}, "records no selection"},
 		{[]string{"build", "--image-mirror=ftp://x/debian", "stable", out}, "--image-mirror"},

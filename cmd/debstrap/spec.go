@@ -20,7 +20,7 @@ var otherCommandKeys = []string{
 	"mode", "format", "lock", "fallback-mirror", "rebuild", "sbom",
 	"native-script-timeout", "native-script-memory", "native-script-output", "native-script-writes",
 	"output", "download", "check", "update",
-	"prune", "reindex", "sign-with", "with-sources", "image-mirror",
+	"prune", "reindex", "sign-with", "with-sources", "image-mirror", "list", "forget",
 	"setup-hook", "extract-hook", "essential-hook", "customize-hook", "hook-dir",
 	"aptopt", "dpkgopt", "skip",
 	"tag", "name", "env", "label", "annotation", "cmd", "entrypoint", "workdir", "user",
