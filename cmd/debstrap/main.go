@@ -23,7 +23,7 @@ Usage:
   debstrap lock     [flags] SUITE LOCKFILE [MIRROR...] write the set to a lock file
   debstrap download [flags] SUITE DIR [MIRROR...]      fetch the package set's .debs
   debstrap mirror   [flags] SUITE DIR [MIRROR...]      write a partial, still-signed mirror
-  debstrap diff     [flags] A B                        compare two images (dir, tar, OCI)
+  debstrap diff     [flags] A B                        compare two images (dir, tar, OCI, squashfs, ext4)
   debstrap manifest IMAGE                              list an image's paths, owners, hashes
   debstrap sbom     [flags] IMAGE                      write an image's SBOM (SPDX, CycloneDX)
   debstrap version
