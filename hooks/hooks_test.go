@@ -1,11 +1,15 @@
 package hooks
 
 import (
+	"archive/tar"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/debstrap/debstrap/rootfs"
 )
 
 func TestFromDir(t *testing.T) {
@@ -61,5 +65,43 @@ func TestEnvVars(t *testing.T) {
 		if !slices.Contains(v, want) {
 			t.Errorf("no %s in %v", want, v)
 		}
+	}
+}
+
+// tar-out of the whole root names it "./", its entries "./etc/…", owners
+// from the table.
+func TestTarOutRoot(t *testing.T) {
+	st, err := rootfs.Create(filepath.Join(t.TempDir(), "root"), rootfs.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.MkdirAll("/etc", rootfs.Entry{Mode: 0o755}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.WriteFile("/etc/shadow", []byte("x"), rootfs.Entry{Mode: 0o640, Gid: 42}); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "out.tar")
+	if err := runSpecial(st, "tar-out", []string{"/", out}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tr := tar.NewReader(f)
+	var names []string
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			break
+		}
+		names = append(names, fmt.Sprintf("%s %o %d:%d", h.Name, h.Mode, h.Uid, h.Gid))
+	}
+	want := []string{"./ 755 0:0", "./etc/ 755 0:0", "./etc/shadow 640 0:42"}
+	if !slices.Equal(names, want) {
+		t.Errorf("tar-out /: %q, want %q", names, want)
 	}
 }

@@ -336,7 +336,9 @@ func tarOut(st *rootfs.Stage, dir, file string) error {
 			ModTime: e.ModTime, Devmajor: e.Devmajor, Devminor: e.Devminor, Format: tar.FormatPAX}
 		switch e.Type {
 		case tar.TypeDir:
-			h.Name += "/"
+			if !strings.HasSuffix(h.Name, "/") {
+				h.Name += "/"
+			}
 		case tar.TypeReg:
 			h.Size = e.Size
 		case tar.TypeSymlink:
