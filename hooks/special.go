@@ -3,7 +3,6 @@ package hooks
 import (
 	"archive/tar"
 	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -14,10 +13,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
-	"github.com/ulikunitz/xz"
-
+	"github.com/debstrap/debstrap/manifest"
 	"github.com/debstrap/debstrap/rootfs"
 )
 
@@ -223,10 +219,11 @@ func tarIn(st *rootfs.Stage, file, dir string) error {
 		return err
 	}
 	defer f.Close()
-	r, err := decompressed(bufio.NewReader(f))
+	r, release, err := manifest.Decompress(bufio.NewReader(f))
 	if err != nil {
 		return fmt.Errorf("%s: %w", file, err)
 	}
+	defer release()
 	tr := tar.NewReader(r)
 	for {
 		h, err := tr.Next()
@@ -288,23 +285,6 @@ func xattrsOf(h *tar.Header) map[string]string {
 		}
 	}
 	return x
-}
-
-func decompressed(r *bufio.Reader) (io.Reader, error) {
-	magic, _ := r.Peek(6)
-	switch {
-	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
-		return gzip.NewReader(r)
-	case bytes.HasPrefix(magic, []byte{0xfd, '7', 'z', 'X', 'Z', 0}):
-		return xz.NewReader(r)
-	case bytes.HasPrefix(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
-		d, err := zstd.NewReader(r)
-		if err != nil {
-			return nil, err
-		}
-		return d.IOReadCloser(), nil
-	}
-	return r, nil
 }
 
 // tarOut writes dir of the root and all below it to the host file as a

@@ -246,8 +246,15 @@ func sniff(b []byte) compression {
 	return compNone
 }
 
-// decompress returns br's content uncompressed, whichever of the known
-// compressions it has (or none), and a function to release the decoder.
+// Decompress returns br's content uncompressed, whichever of the known
+// compressions it has (gzip, xz, zstd, bzip2, or none), and a function
+// that releases the decoder.
+func Decompress(br *bufio.Reader) (io.Reader, func(), error) {
+	r, _, release, err := decompress(br)
+	return r, release, err
+}
+
+// decompress is Decompress, also telling which compression it found.
 func decompress(br *bufio.Reader) (io.Reader, compression, func(), error) {
 	magic, err := br.Peek(6)
 	if err != nil && err != io.EOF {
