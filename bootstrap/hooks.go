@@ -11,6 +11,7 @@ import (
 	"path"
 	"strings"
 
+	"github.com/debstrap/debstrap/apt"
 	"github.com/debstrap/debstrap/hooks"
 	"github.com/debstrap/debstrap/rootfs"
 )
@@ -37,7 +38,7 @@ func withAptLists(ctx context.Context, st *rootfs.Stage, cfg BuildConfig, plan *
 		return run()
 	}
 	if e, ok := st.Lookup("/var/lib/apt/lists"); ok && e.Type == '5' && len(plan.Archives) > 0 {
-		if err := writeAptLists(ctx, st, plan, ImageEntriesURIs(plan, cfg.ImageMirror)); err != nil {
+		if err := writeAptLists(ctx, st, plan, ImageEntries(plan.Entries, cfg.ImageMirror)); err != nil {
 			return fmt.Errorf("apt lists for the hooks: %w", err)
 		}
 	} else if len(plan.Archives) == 0 {
@@ -89,16 +90,7 @@ func writeOptions(st *rootfs.Stage, cfg BuildConfig) error {
 	return nil
 }
 
-// ImageEntriesURIs are the URIs of the image's sources, in plan order.
-func ImageEntriesURIs(plan *Plan, imageMirror string) []string {
-	var out []string
-	for _, e := range ImageEntries(plan.Entries, imageMirror) {
-		out = append(out, e.URI)
-	}
-	return out
-}
-
-func writeAptLists(ctx context.Context, st *rootfs.Stage, plan *Plan, uris []string) error {
+func writeAptLists(ctx context.Context, st *rootfs.Stage, plan *Plan, image []apt.Entry) error {
 	for i, a := range plan.Archives {
 		if path.Base(a.ReleaseURL()) != "InRelease" {
 			continue // apt would not trust a Release without its .gpg
@@ -107,7 +99,7 @@ func writeAptLists(ctx context.Context, st *rootfs.Stage, plan *Plan, uris []str
 		if err != nil {
 			return err
 		}
-		base := listName(uris[i] + "/dists/" + a.Source().Suite + "/")
+		base := listName(image[i].URI + "/dists/" + a.Source().Suite + "/")
 		if err := st.WriteFile("/var/lib/apt/lists/"+base+"InRelease", signed, rootfs.Entry{Mode: 0o644}); err != nil {
 			return err
 		}

@@ -44,7 +44,7 @@ func (p *Plan) Lock(cfg Config, epoch time.Time) *lock.Lock {
 		l.Sources = append(l.Sources, s)
 	}
 	for _, pkg := range p.Packages {
-		src, srcVersion := splitSource(pkg.Source)
+		src, srcVersion := SplitSource(pkg.Source)
 		lp := lock.Package{
 			Name: pkg.Name, Version: pkg.Version, Architecture: pkg.Architecture,
 			Source: src, SourceVersion: srcVersion, Priority: pkg.Priority,
@@ -62,9 +62,9 @@ func (p *Plan) Lock(cfg Config, epoch time.Time) *lock.Lock {
 	return l
 }
 
-// splitSource splits a Source field, "name (version)" when the source
-// version differs from the binary's.
-func splitSource(s string) (name, version string) {
+// SplitSource splits a Source field, "name (version)" when the source
+// version differs from the binary's ("" then).
+func SplitSource(s string) (name, version string) {
 	name, rest, ok := strings.Cut(strings.TrimSpace(s), " ")
 	if !ok {
 		return name, ""

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -60,14 +61,14 @@ func (m *run) stageDists(ctx context.Context) (map[string]string, error) {
 // with --with-sources.
 func (s *suite) wanted(name string) bool {
 	comp, rest, ok := strings.Cut(name, "/")
-	if !ok || !contains(s.components, comp) {
+	if !ok || !slices.Contains(s.components, comp) {
 		// Components with a slash ("updates/main") are matched whole.
 		for _, c := range s.components {
 			if strings.HasPrefix(name, c+"/") && strings.Contains(c, "/") {
 				comp, rest, ok = c, name[len(c)+1:], true
 			}
 		}
-		if !ok || !contains(s.components, comp) {
+		if !ok || !slices.Contains(s.components, comp) {
 			return false
 		}
 	}
@@ -75,7 +76,7 @@ func (s *suite) wanted(name string) bool {
 	switch {
 	case strings.HasPrefix(d, "binary-"):
 		arch := strings.TrimSuffix(strings.TrimPrefix(d, "binary-"), "/")
-		return (arch == "all" && s.readsAll() || contains(s.archs, arch)) && (strings.HasPrefix(file, "Packages") || file == "Release")
+		return (arch == "all" && s.readsAll() || slices.Contains(s.archs, arch)) && (strings.HasPrefix(file, "Packages") || file == "Release")
 	case d == "i18n/":
 		return strings.HasPrefix(file, "Translation-en")
 	case d == "dep11/" || d == "cnf/":
@@ -99,16 +100,7 @@ func (s *suite) wanted(name string) bool {
 // do; a mirror's binary-all index may then lag its Release.
 func (s *suite) readsAll() bool {
 	rel := s.archive.Release()
-	return contains(rel.Architectures, "all") && !contains(rel.NoSupportForArchitectureAll, "Packages")
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(rel.Architectures, "all") && !slices.Contains(rel.NoSupportForArchitectureAll, "Packages")
 }
 
 // published stages the suite as the archive published it: its signed

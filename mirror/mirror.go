@@ -2,6 +2,7 @@ package mirror
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -238,7 +239,7 @@ func List(dir string) ([]string, error) {
 		if s.Lock != nil {
 			line += fmt.Sprintf(" lock of %d packages", len(s.Lock.Packages))
 		} else {
-			line += " --variant=" + cmpOr(s.Variant, "important")
+			line += " --variant=" + cmp.Or(s.Variant, "important")
 		}
 		line += " --architectures=" + strings.Join(s.Architectures, ",")
 		if len(s.Include) > 0 {
@@ -396,10 +397,8 @@ func (m *run) collect(ctx context.Context, sel Selection, plan *bootstrap.Plan) 
 			return err
 		}
 		if sel.WithSources {
-			name, version := p.Name, p.Version
-			if p.Source != "" {
-				name, version = splitSource(p.Source, p.Version)
-			}
+			name, version := bootstrap.SplitSource(p.Source)
+			name, version = cmp.Or(name, p.Name), cmp.Or(version, p.Version)
 			m.wantSource(s, p.Index.Component, name, version)
 		}
 	}
@@ -430,33 +429,12 @@ func (m *run) collectLock(ctx context.Context, sel Selection, plan *bootstrap.Pl
 		if sel.WithSources {
 			name, version := lp.Name, lp.Version
 			if lp.Source != "" {
-				name, version = lp.Source, cmpOr(lp.SourceVersion, lp.Version)
+				name, version = lp.Source, cmp.Or(lp.SourceVersion, lp.Version)
 			}
 			m.wantSource(s, lp.Component, name, version)
 		}
 	}
 	return nil
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
-}
-
-// splitSource reads a Source field, "NAME" or "NAME (VERSION)"; the
-// binary's version is the source's unless the field says otherwise.
-func splitSource(field, binVersion string) (string, string) {
-	name, rest, ok := strings.Cut(strings.TrimSpace(field), " ")
-	if !ok {
-		return name, binVersion
-	}
-	rest = strings.TrimSpace(rest)
-	if strings.HasPrefix(rest, "(") && strings.HasSuffix(rest, ")") {
-		return name, strings.TrimSpace(rest[1 : len(rest)-1])
-	}
-	return name, binVersion
 }
 
 func (m *run) wantSource(s *suite, component, name, version string) {
