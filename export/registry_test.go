@@ -14,26 +14,11 @@ import (
 
 	"github.com/debstrap/debstrap/internal/testregistry"
 	"github.com/google/go-containerregistry/pkg/name"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
 // quick retries, so a test of a failing registry does not wait seconds.
 var quick = remote.Backoff{Duration: time.Millisecond, Factor: 1, Steps: 3}
-
-// pull reads back the image ref names.
-func pull(t *testing.T, ref string) v1.Image {
-	t.Helper()
-	r, err := name.ParseReference(ref, name.Insecure)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := remote.Image(r)
-	if err != nil {
-		t.Fatalf("pull %s: %v", ref, err)
-	}
-	return img
-}
 
 func TestParseReference(t *testing.T) {
 	for _, tt := range []struct {
@@ -114,7 +99,7 @@ func TestPushUploadsMissingBlobs(t *testing.T) {
 			if got := reg.Manifests(); got != tt.manifests {
 				t.Errorf("%d manifests put, want %d", got, tt.manifests)
 			}
-			img := pull(t, strings.TrimPrefix(target, "docker://"))
+			img := testregistry.Pull(t, strings.TrimPrefix(target, "docker://"))
 			if d, _ := img.Digest(); d.String() != digest {
 				t.Errorf("registry has %s, Write returned %s", d, digest)
 			}
@@ -156,7 +141,7 @@ func TestPushReferrer(t *testing.T) {
 	}
 	// (The test registry reports the config's media type as the
 	// artifactType; the manifest has its own.)
-	art := pull(t, reg.Host+"/test/sbom@"+m.Manifests[0].Digest.String())
+	art := testregistry.Pull(t, reg.Host+"/test/sbom@"+m.Manifests[0].Digest.String())
 	am, err := art.Manifest()
 	if err != nil {
 		t.Fatal(err)
@@ -296,7 +281,7 @@ func TestPushImage(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			img := pull(t, ref)
+			img := testregistry.Pull(t, ref)
 			d, _ := img.Digest()
 			if got != d.String() {
 				t.Errorf("PushImage returned %s, registry has %s", got, d)

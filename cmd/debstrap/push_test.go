@@ -9,9 +9,6 @@ import (
 
 	"github.com/debstrap/debstrap/internal/testarchive"
 	"github.com/debstrap/debstrap/internal/testregistry"
-	"github.com/google/go-containerregistry/pkg/name"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
 var digestRE = regexp.MustCompile(`sha256:[0-9a-f]{64}`)
@@ -26,20 +23,6 @@ func (h *harness) buildLoud(t *testing.T, target string, flags ...string) result
 	return r
 }
 
-// pullImage reads the image ref names from a test registry.
-func pullImage(t *testing.T, ref string) v1.Image {
-	t.Helper()
-	r, err := name.ParseReference(ref, name.Insecure)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := remote.Image(r)
-	if err != nil {
-		t.Fatalf("pull %s: %v", ref, err)
-	}
-	return img
-}
-
 // build TARGET docker://… pushes the image: the digest printed is the
 // registry's, the same image an OCI layout build holds; a second build
 // uploads nothing.
@@ -50,7 +33,7 @@ func TestBuildPush(t *testing.T) {
 	ref := reg.Host + "/debstrap/stable:1"
 
 	r := h.buildLoud(t, "docker://"+ref, "--label=a=b")
-	img := pullImage(t, ref)
+	img := testregistry.Pull(t, ref)
 	d, _ := img.Digest()
 	want(t, r, 0, []string{"docker://" + ref + ": bookworm registry", d.String()}, nil)
 	if reg.Uploads() != 2 {

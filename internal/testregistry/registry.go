@@ -18,7 +18,10 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
 // Options shape the registry.
@@ -141,4 +144,19 @@ func NoDockerConfig(t *testing.T) {
 	t.Setenv("DOCKER_CONFIG", t.TempDir())
 	t.Setenv("REGISTRY_AUTH_FILE", filepath.Join(t.TempDir(), "auth.json"))
 	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
+}
+
+// Pull reads back the image ref names (plain HTTP allowed: a test
+// registry).
+func Pull(t testing.TB, ref string) v1.Image {
+	t.Helper()
+	r, err := name.ParseReference(ref, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := remote.Image(r)
+	if err != nil {
+		t.Fatalf("pull %s: %v", ref, err)
+	}
+	return img
 }
