@@ -185,9 +185,6 @@ func Run(ctx context.Context, c *cache.Cache, cfg BuildConfig) (*Result, error) 
 		return nil, err
 	}
 	res.Format = format
-	if cfg.HookEnv.Format == "" {
-		cfg.HookEnv.Format = string(format)
-	}
 	remove, err := prepareBuild(ctx, cfg, format, log)
 	if err != nil {
 		return nil, err

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/debstrap/debstrap/apt"
+	"github.com/debstrap/debstrap/export"
 	"github.com/debstrap/debstrap/hooks"
 	"github.com/debstrap/debstrap/rootfs"
 )
@@ -24,7 +25,14 @@ func runHooks(ctx context.Context, st *rootfs.Stage, cfg BuildConfig, p hooks.Po
 	if cfg.HookRunner == nil {
 		return errors.New("hooks: no way to run shell hooks in this build")
 	}
-	return hooks.Run(ctx, st, p, cfg.Hooks, cfg.HookRunner, cfg.HookEnv)
+	env := cfg.HookEnv
+	if env.Format == "" {
+		// The target's format (single and multi-platform builds alike).
+		if f, err := export.FormatFor(cfg.Target, cfg.Format); err == nil {
+			env.Format = string(f)
+		}
+	}
+	return hooks.Run(ctx, st, p, cfg.Hooks, cfg.HookRunner, env)
 }
 
 // withAptLists runs the essential and customize hooks with apt's package
