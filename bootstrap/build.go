@@ -21,6 +21,7 @@ import (
 	"github.com/debstrap/debstrap/export"
 	"github.com/debstrap/debstrap/hooks"
 	"github.com/debstrap/debstrap/lock"
+	"github.com/debstrap/debstrap/profile"
 	"github.com/debstrap/debstrap/rootfs"
 )
 
@@ -95,6 +96,10 @@ type BuildConfig struct {
 	Hooks      []hooks.Hook
 	HookRunner hooks.Runner
 	HookEnv    hooks.Env
+	// Profile, when set, makes the root as a well-known image's is made
+	// (the official Docker images'): its sources, configuration files,
+	// apt marks and what its tarball leaves out; see package profile.
+	Profile *profile.Profile
 	// ExportProgress is told the bytes of file content written so far
 	// and the total while the image is written; optional.
 	ExportProgress func(done, total int64)
@@ -323,6 +328,9 @@ func makeRoot(ctx context.Context, c *cache.Cache, cfg BuildConfig, conf Configu
 			cleanup()
 		}
 	}()
+	if err := cfg.Profile.Check(plan.Release); err != nil {
+		return nil, nil, err
+	}
 	done := phase("download", len(plan.Packages))
 	paths, err := c.FetchAll(ctx, plan.Items())
 	if err != nil {
@@ -395,7 +403,11 @@ func makeRoot(ctx context.Context, c *cache.Cache, cfg BuildConfig, conf Configu
 	b.DB = dpkg.New(plan.Architecture, plan.Foreign...)
 	for _, u := range units {
 		b.Controls = append(b.Controls, u.control)
-		if err := b.DB.Add(dpkg.Package{Control: u.control, Files: u.files, State: dpkg.Unpacked}); err != nil {
+		control := u.control
+		if cfg.Profile != nil {
+			control = indexClass(control, u.pkg, plan)
+		}
+		if err := b.DB.Add(dpkg.Package{Control: control, Files: u.files, State: dpkg.Unpacked}); err != nil {
 			return nil, nil, fmt.Errorf("dpkg database: %s: %w", u.pkg.Name, err)
 		}
 	}
@@ -404,6 +416,11 @@ func makeRoot(ctx context.Context, c *cache.Cache, cfg BuildConfig, conf Configu
 	}
 	if err := writeAptConfig(st, plan, cfg.Config, cfg.ImageMirror); err != nil {
 		return nil, nil, err
+	}
+	if cfg.Profile != nil {
+		if err := cfg.Profile.Sources(st, plan.Release, ImageEntries(plan.Entries, cfg.ImageMirror), cfg.Keyring == ""); err != nil {
+			return nil, nil, fmt.Errorf("--profile=%s: %w", cfg.Profile.Name, err)
+		}
 	}
 	done()
 
@@ -427,6 +444,11 @@ func makeRoot(ctx context.Context, c *cache.Cache, cfg BuildConfig, conf Configu
 	if err := finishApt(st); err != nil {
 		return nil, nil, fmt.Errorf("apt state: %w", err)
 	}
+	if p := cfg.Profile; p != nil {
+		if err := p.Configured(st, plan.Release, installedPackages(plan), plan.Architecture, manualPackages(cfg)); err != nil {
+			return nil, nil, fmt.Errorf("--profile=%s: %w", p.Name, err)
+		}
+	}
 	err = withAptLists(ctx, st, cfg, plan, func() error {
 		if err := runHooks(ctx, st, cfg, hooks.Essential); err != nil {
 			return err
@@ -435,6 +457,11 @@ func makeRoot(ctx context.Context, c *cache.Cache, cfg BuildConfig, conf Configu
 	})
 	if err != nil {
 		return nil, nil, err
+	}
+	if p := cfg.Profile; p != nil {
+		if err := p.Finish(st, plan.Release, plan.Architecture); err != nil {
+			return nil, nil, fmt.Errorf("--profile=%s: %w", p.Name, err)
+		}
 	}
 	return st, cleanup, nil
 }

@@ -64,6 +64,7 @@ type resultInputs struct {
 	MergedUsr   bool               `json:",omitempty"`
 	DpkgConf    string             `json:",omitempty"`
 	Skip        []string           `json:",omitempty"`
+	Profile     string             `json:",omitempty"`
 	HostTools   string             `json:",omitempty"`
 }
 
@@ -96,6 +97,9 @@ func resultKey(cfg BuildConfig, format export.Format, epoch time.Time, l *lock.L
 	in := resultInputs{Version: 2, Tool: tool, Mode: cfg.ModeKey, Format: format, Epoch: epoch.Unix(),
 		Variant: cfg.Variant, Include: slices.Clone(cfg.Include), Architectures: cfg.Architectures, ImageMirror: cfg.ImageMirror,
 		AptConf: cfg.AptConf, DpkgConf: cfg.DpkgConf}
+	if cfg.Profile != nil {
+		in.Profile = cfg.Profile.Name
+	}
 	for k := range cfg.Skip {
 		in.Skip = append(in.Skip, k)
 	}

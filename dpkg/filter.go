@@ -61,7 +61,7 @@ func (f *Filters) Skip(path string, dirLike bool) bool {
 	}
 	skip := false
 	for _, x := range f.list {
-		if fnmatch(x.glob, path) {
+		if Match(x.glob, path) {
 			skip = !x.include
 		}
 	}
@@ -87,9 +87,10 @@ func (f *Filters) Skip(path string, dirLike bool) bool {
 	return true
 }
 
-// fnmatch is fnmatch(3) without flags, as dpkg calls it: '*' and '?'
-// match '/' too, [...] classes (! or ^ negates), '\' quotes.
-func fnmatch(pattern, name string) bool {
+// Match is fnmatch(3) without flags, as dpkg calls it for path filters
+// and dpkg -S: '*' and '?' match '/' too, [...] classes (! or ^ negates),
+// '\' quotes.
+func Match(pattern, name string) bool {
 	for len(pattern) > 0 {
 		switch c := pattern[0]; c {
 		case '*':
@@ -100,7 +101,7 @@ func fnmatch(pattern, name string) bool {
 				return true
 			}
 			for i := 0; i <= len(name); i++ {
-				if fnmatch(pattern, name[i:]) {
+				if Match(pattern, name[i:]) {
 					return true
 				}
 			}

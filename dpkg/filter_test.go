@@ -20,8 +20,8 @@ func TestFnmatch(t *testing.T) {
 		{"/a[", "/a[", true},
 		{"/x[]]y", "/x]y", true},
 	} {
-		if got := fnmatch(c.pattern, c.name); got != c.want {
-			t.Errorf("fnmatch(%q, %q) = %v, want %v", c.pattern, c.name, got, c.want)
+		if got := Match(c.pattern, c.name); got != c.want {
+			t.Errorf("Match(%q, %q) = %v, want %v", c.pattern, c.name, got, c.want)
 		}
 	}
 }

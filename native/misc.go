@@ -462,23 +462,28 @@ func (s *sys) writeExtendedStatesFile() error {
 	return s.st.WriteFile("/var/lib/apt/extended_states", []byte(b.String()), rootfs.Entry{Mode: 0o644})
 }
 
-// aptCacheLess orders packages as apt's cache iterates them, which is
-// the order apt writes extended_states in: by bucket of its package hash
-// table (DJB2 of the lower-case name, modulo 196613, apt 2.x
-// pkgCache::sHash), within a bucket by name, the native architecture's
-// package first.
+// aptCacheLess orders packages as apt's cache iterates them (AptCacheLess).
 func aptCacheLess(a, b *pkgState, native string) bool {
-	if a.name != b.name {
-		ha, hb := aptHash(a.name), aptHash(b.name)
+	return AptCacheLess(a.name, a.arch, b.name, b.arch, native)
+}
+
+// AptCacheLess orders packages (name, architecture) as apt's cache
+// iterates them, which is the order apt writes extended_states in: by
+// bucket of its package hash table (DJB2 of the lower-case name, modulo
+// 196613, apt 2.x pkgCache::sHash), within a bucket by name, the native
+// architecture's package first.
+func AptCacheLess(aName, aArch, bName, bArch, native string) bool {
+	if aName != bName {
+		ha, hb := aptHash(aName), aptHash(bName)
 		if ha != hb {
 			return ha < hb
 		}
-		return a.name < b.name
+		return aName < bName
 	}
-	if (a.arch == native) != (b.arch == native) {
-		return a.arch == native
+	if (aArch == native) != (bArch == native) {
+		return aArch == native
 	}
-	return a.arch < b.arch
+	return aArch < bArch
 }
 
 func aptHash(name string) uint32 {

@@ -22,6 +22,7 @@ import (
 	"github.com/debstrap/debstrap/hooks"
 	"github.com/debstrap/debstrap/internal/progress"
 	"github.com/debstrap/debstrap/lock"
+	"github.com/debstrap/debstrap/profile"
 	"github.com/debstrap/debstrap/spec"
 )
 
@@ -201,6 +202,7 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return usageError{err}
 		}
 	}
+	prof, _ := profile.Parse(c.profile) // checked by loadSpec
 	hookList, err := hf.hooks()
 	if err != nil {
 		return err
@@ -272,6 +274,7 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		SBOM:        *sbomFile,
 		ImageMirror: *imageMirror,
 		Hooks:       hookList,
+		Profile:     prof,
 		AptConf:     aptConf,
 		DpkgConf:    dpkgConf,
 		Skip:        skips,

@@ -52,6 +52,7 @@ type common struct {
 	cacheDir      string
 	recommends    bool
 	mergedUsr     bool
+	profile       string
 	noUpdates     bool
 	noValidUntil  bool
 	snapshot      string
@@ -80,6 +81,7 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.cacheDir, "cache-dir", "", "download cache (default $XDG_CACHE_HOME/debstrap)")
 	fs.BoolVar(&c.recommends, "include-recommends", false, "also install Recommends, as apt does by default")
 	fs.BoolVar(&c.mergedUsr, "merged-usr", false, "merge /usr the debootstrap way: the /bin → usr/bin (…) links made before unpacking, and \"usrmerge | usr-is-merged\" satisfied by usr-is-merged, without usrmerge and its Perl (as debootstrap and Docker's official images)")
+	fs.StringVar(&c.profile, "profile", "", "make the image as a well-known one is made: docker (Docker's official debian:SUITE or ubuntu:SUITE root: minbase, merged /usr, deb822 sources with updates and security, its apt and dpkg settings for containers, every package marked automatic, no apt lists or caches) or docker-slim (debian:SUITE-slim: also without documentation but copyright files, man pages, locales); sets --variant=minbase and --merged-usr unless given")
 	fs.BoolVar(&c.noUpdates, "no-updates", false, "leave out a stable suite's SUITE-updates and security suites (added by default unless the sources are given as \"deb …\" entries)")
 	fs.BoolVar(&c.noValidUntil, "no-check-valid-until", false, "accept Release files past their Valid-Until, as a snapshot archive's are (one source: its option [check-valid-until=no])")
 	fs.StringVar(&c.snapshot, "snapshot", "", "read every source as the snapshot service kept it at this time (20240131T091500Z or 2024-01-31): SERVICE/ARCHIVE/TIME, ARCHIVE the mirror's last path element")

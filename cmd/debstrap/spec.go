@@ -10,6 +10,7 @@ import (
 
 	"github.com/debstrap/debstrap/bootstrap"
 	"github.com/debstrap/debstrap/lock"
+	"github.com/debstrap/debstrap/profile"
 	"github.com/debstrap/debstrap/spec"
 )
 
@@ -33,21 +34,45 @@ func (l *listFlag) Repeatable() bool { return true }
 // loadSpec reads -f's spec file, if any, and sets every flag of fs it
 // names that the command line did not set. Nil without -f.
 func (c *common) loadSpec(fs *flag.FlagSet) (*spec.File, error) {
-	if c.specFile == "" {
-		return nil, nil
+	var sp *spec.File
+	if c.specFile != "" {
+		var err error
+		if sp, err = spec.Load(c.specFile); err != nil {
+			return nil, err
+		}
+		given := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+		set, err := sp.Apply(fs, given, func(k string) bool { return slices.Contains(otherCommandKeys, k) })
+		if err != nil {
+			return nil, err
+		}
+		c.fromSpec = set
 	}
-	sp, err := spec.Load(c.specFile)
-	if err != nil {
-		return nil, err
+	if err := c.applyProfile(fs); err != nil {
+		return nil, usageError{err}
+	}
+	return sp, nil
+}
+
+// applyProfile sets the selection --profile implies (its variant, merged
+// /usr) where neither the command line nor the spec set them.
+func (c *common) applyProfile(fs *flag.FlagSet) error {
+	p, err := profile.Parse(c.profile)
+	if err != nil || p == nil {
+		if err != nil {
+			err = fmt.Errorf("--profile: %w", err)
+		}
+		return err
 	}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	set, err := sp.Apply(fs, given, func(k string) bool { return slices.Contains(otherCommandKeys, k) })
-	if err != nil {
-		return nil, err
+	if !given["variant"] {
+		c.variant = p.Variant()
 	}
-	c.fromSpec = set
-	return sp, nil
+	if !given["merged-usr"] {
+		c.mergedUsr = p.MergedUsr()
+	}
+	return nil
 }
 
 // arguments are the command's arguments, named names (SUITE, TARGET…)
