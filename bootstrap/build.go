@@ -366,6 +366,7 @@ func makeRoot(ctx context.Context, c *cache.Cache, cfg BuildConfig, conf Configu
 		byName[p.Name] = p
 	}
 	var filters dpkg.Filters
+	filters.AddConfig(cfg.Profile.Excludes(plan.Release))
 	filters.AddConfig(cfg.DpkgConf)
 	ropts := rootfs.Options{
 		MergedUsr:  cfg.MergedUsr,
@@ -445,7 +446,7 @@ func makeRoot(ctx context.Context, c *cache.Cache, cfg BuildConfig, conf Configu
 		return nil, nil, fmt.Errorf("apt state: %w", err)
 	}
 	if p := cfg.Profile; p != nil {
-		if err := p.Configured(st, plan.Release, installedPackages(plan), plan.Architecture, manualPackages(cfg)); err != nil {
+		if err := p.Configured(st, plan.Release, installedPackages(plan), plan.Architecture, manualPackages(cfg), epoch); err != nil {
 			return nil, nil, fmt.Errorf("--profile=%s: %w", p.Name, err)
 		}
 	}

@@ -83,6 +83,44 @@ type Diversion struct {
 	Package      string // the package allowed to write Path; "" for a local diversion
 }
 
+// FormatDiversions is the diversions file dpkg writes for divs, in the
+// order of its file name hash (arch, the native architecture, decides
+// how it hashes).
+func FormatDiversions(divs []Diversion, arch string) []byte {
+	divs = append([]Diversion(nil), divs...)
+	sortFsys(divs, func(d Diversion) string { return d.Path }, arch)
+	var b bytes.Buffer
+	for _, d := range divs {
+		pk := d.Package
+		if pk == "" {
+			pk = ":"
+		}
+		b.WriteString(d.Path + "\n" + d.Divert + "\n" + pk + "\n")
+	}
+	return b.Bytes()
+}
+
+// ParseDiversions reads a diversions file: three lines an entry (the
+// path, where it is diverted to, the package or ":" for local).
+func ParseDiversions(data []byte) ([]Diversion, error) {
+	lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+	if len(data) == 0 {
+		return nil, nil
+	}
+	if len(lines)%3 != 0 {
+		return nil, fmt.Errorf("dpkg: diversions: %d lines, not three an entry", len(lines))
+	}
+	var out []Diversion
+	for i := 0; i < len(lines); i += 3 {
+		d := Diversion{Path: lines[i], Divert: lines[i+1], Package: lines[i+2]}
+		if d.Package == ":" {
+			d.Package = ""
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
 // StatOverride is one dpkg-statoverride entry.
 type StatOverride struct {
 	User, Group string // names, or "#uid" / "#gid"
@@ -385,17 +423,7 @@ func (db *DB) Write(root Root) error {
 	}
 
 	if len(db.divs) > 0 {
-		divs := append([]Diversion(nil), db.divs...)
-		sortFsys(divs, func(d Diversion) string { return d.Path }, db.native)
-		var b bytes.Buffer
-		for _, d := range divs {
-			pk := d.Package
-			if pk == "" {
-				pk = ":"
-			}
-			b.WriteString(d.Path + "\n" + d.Divert + "\n" + pk + "\n")
-		}
-		if err := write("diversions", b.Bytes(), 0o644); err != nil {
+		if err := write("diversions", FormatDiversions(db.divs, db.native), 0o644); err != nil {
 			return err
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/debstrap/debstrap/distro"
 	"github.com/debstrap/debstrap/native"
@@ -48,10 +49,12 @@ type Installed struct {
 // Configured does what the image's builder does once the packages are
 // configured: its configuration files for containers, every package
 // marked automatically installed but those asked for by name (manual),
-// and for slim the path excludes. arch is the native architecture.
-func (p *Profile) Configured(st *rootfs.Stage, rel distro.Release, pkgs []Installed, arch string, manual []string) error {
+// and for slim the path excludes; for Ubuntu, livecd-rootfs' steps
+// (ubuntuConfigured). arch is the native architecture, epoch the build's
+// SOURCE_DATE_EPOCH.
+func (p *Profile) Configured(st *rootfs.Stage, rel distro.Release, pkgs []Installed, arch string, manual []string, epoch time.Time) error {
 	if rel.Distribution == distro.Ubuntu {
-		return p.ubuntuConfigured(st, pkgs, arch, manual)
+		return p.ubuntuConfigured(st, arch, epoch)
 	}
 	if err := writeFiles(st, "debian", debianFiles); err != nil {
 		return err

@@ -36,6 +36,12 @@ var dropped = []string{
 // arch is the native architecture: dpkg's arch file naming it alone is
 // debstrap's, not debootstrap's, and goes too.
 func (p *Profile) Finish(st *rootfs.Stage, rel distro.Release, arch string) error {
+	emptied, dropped := emptied, dropped
+	if rel.Distribution == distro.Ubuntu {
+		// clean_debian_chroot: rm -rf /var/lib/apt/lists/* /dev/*; the
+		// tarball leaves nothing out.
+		emptied, dropped = []string{"/dev", "/var/lib/apt/lists"}, nil
+	}
 	for _, d := range emptied {
 		kids, err := st.List(d)
 		if err != nil {

@@ -49,14 +49,18 @@ func (p *Profile) Variant() string { return "minbase" }
 // debuerreotype does for bookworm and later.
 func (p *Profile) MergedUsr() bool { return true }
 
-// Check refuses what the profile does not know how to make: Debian's
-// slim variant only (Ubuntu's image is minimized already).
+// Check refuses what the profile does not know how to make: Debian
+// before bookworm, Ubuntu before noble, and a slim Ubuntu (its image is
+// minimized already).
 func (p *Profile) Check(rel distro.Release) error {
 	if p == nil {
 		return nil
 	}
 	if p.Slim && rel.Distribution == distro.Ubuntu {
 		return fmt.Errorf("--profile=%s: Docker has no slim Ubuntu image (ubuntu:%s is minimized already): use --profile=docker", p.Name, rel.Codename)
+	}
+	if rel.Distribution == distro.Ubuntu && rel.Codename != "" && !rel.AtLeast("noble") {
+		return fmt.Errorf("--profile=%s: %s is older than noble; its official image has sources.list, no user ubuntu and usrmerge, which this profile does not reproduce", p.Name, rel.Codename)
 	}
 	if rel.Distribution == distro.Debian && rel.Codename != "" && !rel.AtLeast("bookworm") {
 		return fmt.Errorf("--profile=%s: %s is older than bookworm; debuerreotype builds it without merged /usr and with sources.list, which this profile does not reproduce", p.Name, rel.Codename)

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/debstrap/debstrap/apt"
 	"github.com/debstrap/debstrap/distro"
@@ -282,5 +283,86 @@ func TestFinish(t *testing.T) {
 		"/var/lib", "/var/lib/apt", "/var/lib/apt/lists", "/var/lib/dpkg", "/var/log", "/var/log/apt", "/var/log/apt/eipp.log.xz"}
 	if !slices.Equal(got, want) {
 		t.Errorf("after Finish:\n%q\nwant\n%q", got, want)
+	}
+}
+
+// The user ubuntu as configure_oci's useradd leaves it.
+func TestUbuntuUser(t *testing.T) {
+	st := newStage(t)
+	put(t, st, map[string]string{
+		"/etc/passwd":       "root:x:0:0:root:/root:/bin/bash\n",
+		"/etc/group":        "root:x:0:\nadm:x:4:syslog\naudio:x:29:\ncdrom:x:24:\ndialout:x:20:\ndip:x:30:\nfloppy:x:25:\nplugdev:x:46:\nsudo:x:27:\nvideo:x:44:\n",
+		"/etc/shadow":       "root:*:19000:0:99999:7:::\n",
+		"/etc/subuid":       "",
+		"/etc/login.defs":   "HOME_MODE\t0750\nPASS_MAX_DAYS\t99999\n",
+		"/etc/skel/.bashrc": "# bashrc\n",
+		"/var/log/lastlog":  "",
+	})
+	epoch := time.Unix(1714003200, 0) // 2024-04-25
+	if err := addUbuntuUser(st, "amd64", epoch); err != nil {
+		t.Fatal(err)
+	}
+	for file, want := range map[string]string{
+		"/etc/passwd":          "root:x:0:0:root:/root:/bin/bash\nubuntu:x:1000:1000:Ubuntu:/home/ubuntu:/bin/bash\n",
+		"/etc/passwd-":         "root:x:0:0:root:/root:/bin/bash\n",
+		"/etc/group":           "root:x:0:\nadm:x:4:syslog,ubuntu\naudio:x:29:ubuntu\ncdrom:x:24:ubuntu\ndialout:x:20:ubuntu\ndip:x:30:ubuntu\nfloppy:x:25:ubuntu\nplugdev:x:46:ubuntu\nsudo:x:27:ubuntu\nvideo:x:44:ubuntu\nubuntu:x:1000:\n",
+		"/etc/shadow":          "root:*:19000:0:99999:7:::\nubuntu:!:19838:0:99999:7:::\n",
+		"/etc/subuid":          "ubuntu:100000:65536\n",
+		"/home/ubuntu/.bashrc": "# bashrc\n",
+	} {
+		if got, err := st.ReadFile(file); err != nil || string(got) != want {
+			t.Errorf("%s: %q (%v), want %q", file, got, err, want)
+		}
+	}
+	if e, _ := st.Lookup("/home/ubuntu"); e.Mode != 0o750 || e.Uid != 1000 || e.Gid != 1000 {
+		t.Errorf("/home/ubuntu: %o %d:%d", e.Mode, e.Uid, e.Gid)
+	}
+	if e, _ := st.Lookup("/var/log/lastlog"); e.Size != 1001*292 {
+		t.Errorf("lastlog: %d bytes, want a record for uid 1000", e.Size)
+	}
+	if err := addUbuntuUser(st, "amd64", epoch); err == nil {
+		t.Error("a second ubuntu: no error")
+	}
+}
+
+// noble: sources moved to ubuntu.sources with every component and
+// backports; unminimize; the path excludes.
+func TestUbuntu(t *testing.T) {
+	noble, _ := distro.Lookup("noble")
+	st := newStage(t)
+	put(t, st, map[string]string{"/usr/share/keyrings/ubuntu-archive-keyring.gpg": "keys", "/etc/apt/": ""})
+	entries := []apt.Entry{
+		{URI: "http://mirror.invalid/ubuntu", Suite: "noble", Components: []string{"main"}},
+		{URI: "http://mirror.invalid/ubuntu", Suite: "noble-updates", Components: []string{"main"}},
+		{URI: "http://security.invalid/ubuntu", Suite: "noble-security", Components: []string{"main"}},
+	}
+	p := &Profile{Name: "docker"}
+	if err := p.Sources(st, noble, entries, true); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := st.ReadFile("/etc/apt/sources.list.d/ubuntu.sources")
+	for _, want := range []string{
+		"\nTypes: deb\nURIs: http://mirror.invalid/ubuntu\nSuites: noble noble-updates noble-backports\nComponents: main universe restricted multiverse\nSigned-By: /usr/share/keyrings/ubuntu-archive-keyring.gpg\n",
+		"\nTypes: deb\nURIs: http://security.invalid/ubuntu\nSuites: noble-security\n",
+	} {
+		if !strings.Contains(string(got), want) {
+			t.Errorf("ubuntu.sources lacks %q:\n%s", want, got)
+		}
+	}
+	if got, _ := st.ReadFile("/etc/apt/sources.list"); !strings.HasPrefix(string(got), "# Ubuntu sources have moved") {
+		t.Errorf("sources.list: %q", got)
+	}
+	if got := p.Include("noble"); !slices.Equal(got, []string{"unminimize"}) {
+		t.Errorf("Include(noble) = %q", got)
+	}
+	if got := p.Include("bookworm"); got != nil {
+		t.Errorf("Include(bookworm) = %q", got)
+	}
+	if ex := p.Excludes(noble); !strings.Contains(ex, "path-exclude=/usr/share/man/*\n") {
+		t.Errorf("Excludes(noble) = %q", ex)
+	}
+	jammy, _ := distro.Lookup("jammy")
+	if err := p.Check(jammy); err == nil {
+		t.Error("jammy: no error")
 	}
 }

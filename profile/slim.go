@@ -197,7 +197,7 @@ func walk(st *rootfs.Stage, dir string, fn func(rootfs.Entry)) error {
 // list, under the name dpkg-query prints for it, and the diversions.
 type filesDB struct {
 	owners     map[string][]string // path → packages
-	diversions [][3]string         // from, to, package (":" for local)
+	diversions []dpkg.Diversion
 }
 
 // readFilesDB reads the dpkg database of the root: status for the
@@ -239,10 +239,11 @@ func readFilesDB(st *rootfs.Stage) (*filesDB, error) {
 		}
 	}
 	if data, err := st.ReadFile("/var/lib/dpkg/diversions"); err == nil {
-		lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
-		for i := 0; i+2 < len(lines); i += 3 {
-			db.diversions = append(db.diversions, [3]string{lines[i], lines[i+1], lines[i+2]})
+		divs, err := dpkg.ParseDiversions(data)
+		if err != nil {
+			return nil, fmt.Errorf("profile: %w", err)
 		}
+		db.diversions = divs
 	}
 	return db, nil
 }
@@ -263,14 +264,14 @@ func (db *filesDB) search(pattern string) string {
 		}
 	}
 	for _, d := range db.diversions {
-		if !dpkg.Match(pattern, d[0]) && !dpkg.Match(pattern, d[1]) {
+		if !dpkg.Match(pattern, d.Path) && !dpkg.Match(pattern, d.Divert) {
 			continue
 		}
 		found = true
-		if d[2] == ":" {
+		if d.Package == "" {
 			seen["local diversion from"], seen["local diversion to"] = true, true
 		} else {
-			seen["diversion by "+d[2]+" from"], seen["diversion by "+d[2]+" to"] = true, true
+			seen["diversion by "+d.Package+" from"], seen["diversion by "+d.Package+" to"] = true, true
 		}
 	}
 	if !found {

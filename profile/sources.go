@@ -11,11 +11,12 @@ import (
 	"github.com/debstrap/debstrap/rootfs"
 )
 
-// Sources writes the image's apt sources as the official image has them:
-// one deb822 file, /etc/apt/sources.list.d/debian.sources (or
-// ubuntu.sources), a stanza per archive holding its suites (the release,
-// its security suite, its updates, as debuerreotype orders them), signed
-// by the distribution's keyring in the image; no /etc/apt/sources.list.
+// Sources writes the image's apt sources as the official image has them.
+// Debian's: one deb822 file, /etc/apt/sources.list.d/debian.sources, a
+// stanza per archive holding its suites (the release, its security
+// suite, its updates, as debuerreotype orders them), signed by the
+// distribution's keyring in the image; no /etc/apt/sources.list.
+// Ubuntu's: see ubuntuSources.
 // signedBy false leaves Signed-By out (a --keyring of the user's, which
 // apt then finds in trusted.gpg.d).
 func (p *Profile) Sources(st *rootfs.Stage, rel distro.Release, entries []apt.Entry, signedBy bool) error {
@@ -33,6 +34,9 @@ func (p *Profile) Sources(st *rootfs.Stage, rel distro.Release, entries []apt.En
 		keyring += ".gpg"
 	default:
 		keyring = ""
+	}
+	if rel.Distribution == distro.Ubuntu {
+		return ubuntuSources(st, rel, entries, keyring)
 	}
 	text := deb822(sortSources(entries, rel), keyring)
 	if err := st.RemoveAll("/etc/apt/sources.list"); err != nil {

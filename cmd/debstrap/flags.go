@@ -10,12 +10,14 @@ import (
 	"os"
 	"regexp"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/debstrap/debstrap/bootstrap"
 	"github.com/debstrap/debstrap/cache"
 	"github.com/debstrap/debstrap/internal/progress"
+	"github.com/debstrap/debstrap/profile"
 )
 
 var errHelp = errors.New("help shown")
@@ -142,6 +144,15 @@ func (c *common) logger(stderr io.Writer) *slog.Logger {
 }
 
 func (c *common) config(suite string, mirrors []string, log *slog.Logger) bootstrap.Config {
+	include := c.include
+	// The profile's own packages (noble's unminimize), unless asked for.
+	if p, _ := profile.Parse(c.profile); p != nil {
+		for _, i := range p.Include(suite) {
+			if !slices.Contains(include, i) {
+				include = append(slices.Clone(include), i)
+			}
+		}
+	}
 	return bootstrap.Config{
 		Suite:             suite,
 		Mirrors:           mirrors,
@@ -149,7 +160,7 @@ func (c *common) config(suite string, mirrors []string, log *slog.Logger) bootst
 		Architectures:     c.architectures,
 		Keyring:           c.keyring,
 		Variant:           c.variant,
-		Include:           c.include,
+		Include:           include,
 		Recommends:        c.recommends,
 		MergedUsr:         c.mergedUsr,
 		NoUpdates:         c.noUpdates,
