@@ -378,6 +378,11 @@ func makeRoot(ctx context.Context, c *cache.Cache, cfg BuildConfig, conf Configu
 	if cfg.Lock != nil {
 		ropts.MergedUsr = cfg.Lock.MergedUsr
 	}
+	if ropts.MergedUsr && baseFilesMergesUsr(plan.Release) {
+		// debootstrap merges after unpacking, the directories there are:
+		// base-files' own links leave nothing to do (and no lib32).
+		ropts.MergedUsr = false
+	}
 	if !filters.Empty() {
 		ropts.Skip = filters.Skip
 	}

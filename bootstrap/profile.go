@@ -6,6 +6,7 @@ import (
 
 	"github.com/debstrap/debstrap/apt"
 	"github.com/debstrap/debstrap/deb"
+	"github.com/debstrap/debstrap/distro"
 	"github.com/debstrap/debstrap/profile"
 )
 
@@ -59,4 +60,17 @@ func manualPackages(cfg BuildConfig) []string {
 		out = append(out, name)
 	}
 	return out
+}
+
+// baseFilesMergesUsr reports whether rel's base-files ships the /bin →
+// usr/bin (…) links itself: Debian from trixie on, Ubuntu from lunar on
+// (and any release newer than the table knows).
+func baseFilesMergesUsr(rel distro.Release) bool {
+	switch rel.Distribution {
+	case distro.Debian:
+		return rel.AtLeast("trixie")
+	case distro.Ubuntu:
+		return rel.AtLeast("lunar")
+	}
+	return false
 }

@@ -4,7 +4,7 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 status=0
-parts="resolve build native defaults targets hostile kill lock sbom mirror customize formats registry"
+parts="resolve build native defaults targets hostile kill lock sbom mirror customize profile formats registry"
 [ -z "${E2E_FULL:-}" ] || parts="$parts full"
 for part in $parts; do
   [ -e "$here/$part.sh" ] || continue

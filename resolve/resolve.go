@@ -48,7 +48,9 @@ type Request struct {
 	// First are packages installed before the Essential set (when the
 	// indexes have them), so that an alternative they provide is taken
 	// over the first one: usr-is-merged for "usrmerge | usr-is-merged",
-	// as debootstrap's merged /usr has it.
+	// as debootstrap's merged /usr has it. One that no other package of
+	// the result names in a relation is left out (Include still installs
+	// it).
 	First []string
 
 	// Suite is where Essential:yes and Priority are taken from, matched
@@ -73,6 +75,55 @@ type Result struct {
 
 // Resolve computes the package set for req.
 func Resolve(ctx context.Context, req Request) (*Result, error) {
+	res, err := resolveOnce(ctx, req)
+	if err != nil || len(req.First) == 0 {
+		return res, err
+	}
+	// A First package nothing else installs through a relation was put
+	// in for nothing (trixie on, nothing asks for "usrmerge |
+	// usr-is-merged": base-files merges /usr itself) and debootstrap does
+	// not install it: resolve without it.
+	var keep []string
+	for _, n := range req.First {
+		if neededBy(res.Packages, n, req.Recommends) {
+			keep = append(keep, n)
+		}
+	}
+	if len(keep) == len(req.First) {
+		return res, nil
+	}
+	req.First = keep
+	return resolveOnce(ctx, req)
+}
+
+// neededBy reports whether a package of pkgs other than name names it
+// in a relation that installs: Depends, Pre-Depends, and Recommends when
+// they are installed.
+func neededBy(pkgs []*apt.Package, name string, recommends bool) bool {
+	for _, p := range pkgs {
+		if p.Name == name {
+			continue
+		}
+		rel := p.Depends + "," + p.PreDepends
+		if recommends {
+			rel += "," + p.Recommends
+		}
+		for _, clause := range strings.Split(rel, ",") {
+			for _, alt := range strings.Split(clause, "|") {
+				n := strings.TrimSpace(alt)
+				if i := strings.IndexAny(n, " (:["); i >= 0 {
+					n = n[:i]
+				}
+				if n == name {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+func resolveOnce(ctx context.Context, req Request) (*Result, error) {
 	if req.Architecture == "" {
 		return nil, fmt.Errorf("resolve: no native architecture given")
 	}

@@ -786,4 +786,22 @@ Version: 35`}}
 			t.Errorf("First %v:\n%s\nwant\n%s", c.first, got, normWant(c.want))
 		}
 	}
+	// trixie: nothing depends on usr-is-merged any more, and debootstrap
+	// installs none; --include still does.
+	idx[0].stanzas = strings.Replace(idx[0].stanzas, "Depends: usrmerge | usr-is-merged\n", "", 1)
+	for _, c := range []struct {
+		include []string
+		want    string
+	}{
+		{nil, "init-system-helpers 1.65 amd64"},
+		{[]string{"usr-is-merged"}, "init-system-helpers 1.65 amd64\nusr-is-merged 35 amd64"},
+	} {
+		res, err := Resolve(context.Background(), Request{Packages: buildPackages(t, idx), Variant: "minbase", Architecture: "amd64", First: []string{"usr-is-merged"}, Include: c.include})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := lines(res.Packages); got != normWant(c.want) {
+			t.Errorf("First usr-is-merged, Include %v, nothing depending on it:\n%s\nwant\n%s", c.include, got, normWant(c.want))
+		}
+	}
 }
