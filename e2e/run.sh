@@ -8,6 +8,8 @@ parts="resolve build native defaults targets hostile kill lock sbom mirror custo
 [ -z "${E2E_FULL:-}" ] || parts="$parts full"
 for part in $parts; do
   [ -e "$here/$part.sh" ] || continue
+  t0=$SECONDS
   bash "$here/$part.sh" || status=1
+  printf '\n--- e2e part %s: %d s\n' "$part" $((SECONDS-t0))
 done
 exit $status
