@@ -18,6 +18,7 @@ import (
 	"github.com/debstrap/debstrap/apt"
 	"github.com/debstrap/debstrap/bootstrap"
 	"github.com/debstrap/debstrap/configure"
+	"github.com/debstrap/debstrap/distro"
 	"github.com/debstrap/debstrap/export"
 	"github.com/debstrap/debstrap/hooks"
 	"github.com/debstrap/debstrap/internal/progress"
@@ -203,6 +204,12 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	prof, _ := profile.Parse(c.profile) // checked by loadSpec
+	if rel, ok := distro.Lookup(pos[0]); ok {
+		// A suite the profile does not know, before minutes of work.
+		if err := prof.Check(rel); err != nil {
+			return usageError{err}
+		}
+	}
 	hookList, err := hf.hooks()
 	if err != nil {
 		return err

@@ -52,7 +52,11 @@ func TestProfile(t *testing.T) {
 	if _, ok := readImage(t, filepath.Join(dir, "important.tar")).entries["var/lib/dpkg/info/nano.list"]; !ok {
 		t.Error("--variant=important with --profile=docker: no nano")
 	}
-	r := h.run(t.Context(), "build", "--profile=slim", "stable", filepath.Join(dir, "x.tar"), h.srv.URL)
+	r := h.run(t.Context(), "build", "--profile=docker", "bullseye", filepath.Join(dir, "x.tar"), h.srv.URL)
+	if r.code != 2 || !strings.Contains(r.stderr, "--profile=docker: bullseye is older than bookworm") {
+		t.Errorf("--profile=docker bullseye: %s", r)
+	}
+	r = h.run(t.Context(), "build", "--profile=slim", "stable", filepath.Join(dir, "x.tar"), h.srv.URL)
 	if r.code != 2 || !strings.Contains(r.stderr, `--profile: no profile "slim": there are docker, docker-slim`) {
 		t.Errorf("--profile=slim: %s", r)
 	}
