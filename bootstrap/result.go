@@ -85,9 +85,10 @@ func resultKey(cfg BuildConfig, format export.Format, epoch time.Time, l *lock.L
 	if cfg.ToolID == nil || cfg.SBOM != "" || len(cfg.Hooks) > 0 || cfg.Target == export.Stdout || format == export.FormatDir || format == export.FormatOCI || format == export.FormatNull || format == export.FormatRegistry {
 		return "", nil
 	}
-	// Only a new or regular file: a FIFO, /dev/stdout or a device gets
-	// what a build writes into it.
-	if fi, err := os.Stat(cfg.Target); err == nil && !fi.Mode().IsRegular() {
+	// Only a new or regular file, named as itself: a FIFO, a device or a
+	// link (/dev/stdout to a file the shell opened) gets what a build
+	// writes into it, and is no file to keep or to write again.
+	if fi, err := os.Lstat(cfg.Target); err == nil && !fi.Mode().IsRegular() {
 		return "", nil
 	}
 	tool := cfg.ToolID()
@@ -195,12 +196,16 @@ func keep(c *cache.Cache, key, target string, meta resultMeta, log *slog.Logger)
 	if err != nil || !fi.Mode().IsRegular() || fi.Size() > maxStoredResult {
 		return
 	}
-	store := func(kind string, r io.Reader) error {
+	store := func(kind string, r io.Reader, size int64) error {
 		w, err := c.CreateDerived(kind, key)
 		if err != nil {
 			return err
 		}
-		if _, err := io.Copy(w, r); err != nil {
+		n, err := io.Copy(w, r)
+		if err == nil && n != size {
+			err = fmt.Errorf("read %d bytes of %s, which has %d", n, target, size)
+		}
+		if err != nil {
 			w.Abort()
 			return err
 		}
@@ -212,11 +217,11 @@ func keep(c *cache.Cache, key, target string, meta resultMeta, log *slog.Logger)
 	}
 	defer f.Close()
 	b, _ := json.Marshal(meta)
-	if err := store(resultKind, f); err != nil {
+	if err := store(resultKind, f, fi.Size()); err != nil {
 		log.Debug("not keeping the output for rebuilds", "err", err)
 		return
 	}
-	if err := store(resultMetaKind, bytes.NewReader(b)); err != nil {
+	if err := store(resultMetaKind, bytes.NewReader(b), int64(len(b))); err != nil {
 		log.Debug("not keeping the output for rebuilds", "err", err)
 		c.RemoveDerived(resultKind, key)
 		return

@@ -431,3 +431,28 @@ func TestXZCommandChoice(t *testing.T) {
 		t.Errorf("default: %q, want %q (xz on PATH)", got, want)
 	}
 }
+
+// A target named through a link (as /dev/stdout leads to the file the
+// shell opened) is written, never kept: a kept output read back through
+// the link was once empty, and written again as an empty image.
+func TestLinkTargetNotKept(t *testing.T) {
+	h := newHarness(t, testarchive.Minimal())
+	dir := t.TempDir()
+	real := filepath.Join(dir, "real.tar")
+	if err := os.WriteFile(real, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link.tar")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		r := h.build(t, link)
+		if strings.Contains(r.stdout, "the cache's output") {
+			t.Errorf("build %d through the link reused a kept output", i+1)
+		}
+		if fi, err := os.Stat(real); err != nil || fi.Size() == 0 {
+			t.Fatalf("build %d: %s is empty (%v)", i+1, real, err)
+		}
+	}
+}
