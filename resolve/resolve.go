@@ -100,24 +100,19 @@ func Resolve(ctx context.Context, req Request) (*Result, error) {
 // in a relation that installs: Depends, Pre-Depends, and Recommends when
 // they are installed.
 func neededBy(pkgs []*apt.Package, name string, recommends bool) bool {
+	found := false
+	seen := func(n, _ string) { found = found || n == name }
 	for _, p := range pkgs {
 		if p.Name == name {
 			continue
 		}
-		rel := p.Depends + "," + p.PreDepends
+		scanNames(p.Depends, seen)
+		scanNames(p.PreDepends, seen)
 		if recommends {
-			rel += "," + p.Recommends
+			scanNames(p.Recommends, seen)
 		}
-		for _, clause := range strings.Split(rel, ",") {
-			for _, alt := range strings.Split(clause, "|") {
-				n := strings.TrimSpace(alt)
-				if i := strings.IndexAny(n, " (:["); i >= 0 {
-					n = n[:i]
-				}
-				if n == name {
-					return true
-				}
-			}
+		if found {
+			return true
 		}
 	}
 	return false
