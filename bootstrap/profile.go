@@ -7,7 +7,7 @@ import (
 	"github.com/debstrap/debstrap/apt"
 	"github.com/debstrap/debstrap/deb"
 	"github.com/debstrap/debstrap/distro"
-	"github.com/debstrap/debstrap/profile"
+	"github.com/debstrap/debstrap/native"
 )
 
 // indexClass is c with the Priority and Section the archive's index gives
@@ -35,10 +35,10 @@ func indexClass(c *deb.Control, p *apt.Package, plan *Plan) *deb.Control {
 }
 
 // installedPackages are the plan's packages as apt's marks name them.
-func installedPackages(plan *Plan) []profile.Installed {
-	out := make([]profile.Installed, len(plan.Packages))
+func installedPackages(plan *Plan) []native.Installed {
+	out := make([]native.Installed, len(plan.Packages))
 	for i, p := range plan.Packages {
-		out[i] = profile.Installed{Name: p.Name, Architecture: p.Architecture}
+		out[i] = native.Installed{Name: p.Name, Architecture: p.Architecture}
 	}
 	return out
 }

@@ -437,53 +437,61 @@ func (s *sys) writeExtendedStatesFile() error {
 	if s.byName["apt"] == nil || s.opts.Manual == nil {
 		return nil
 	}
-	manual := map[string]bool{}
-	for _, m := range s.opts.Manual {
-		manual[m] = true
-	}
 	_, rest := s.essentialSplit()
-	rest = slices.Clone(rest)
-	sort.SliceStable(rest, func(i, j int) bool { return aptCacheLess(rest[i], rest[j], s.opts.Arch) })
-	var b strings.Builder
-	for _, p := range rest {
-		if manual[p.name] {
-			continue
-		}
-		arch := p.arch
-		if arch == "all" {
-			arch = s.opts.Arch // apt records the native architecture
-		}
-		fmt.Fprintf(&b, "Package: %s\nArchitecture: %s\nAuto-Installed: 1\n\n", p.name, arch)
+	pkgs := make([]Installed, len(rest))
+	for i, p := range rest {
+		pkgs[i] = Installed{Name: p.name, Architecture: p.arch}
 	}
 	// Written even empty, as apt does when everything is manual.
 	if err := s.st.MkdirAll("/var/lib/apt", rootfs.Entry{Mode: 0o755}); err != nil {
 		return err
 	}
-	return s.st.WriteFile("/var/lib/apt/extended_states", []byte(b.String()), rootfs.Entry{Mode: 0o644})
+	return s.st.WriteFile("/var/lib/apt/extended_states", ExtendedStates(pkgs, s.opts.Arch, s.opts.Manual), rootfs.Entry{Mode: 0o644})
 }
 
-// aptCacheLess orders packages as apt's cache iterates them (AptCacheLess).
-func aptCacheLess(a, b *pkgState, native string) bool {
-	return AptCacheLess(a.name, a.arch, b.name, b.arch, native)
+// Installed names an installed package as apt's marks do.
+type Installed struct {
+	Name, Architecture string
 }
 
-// AptCacheLess orders packages (name, architecture) as apt's cache
-// iterates them, which is the order apt writes extended_states in: by
-// bucket of its package hash table (DJB2 of the lower-case name, modulo
-// 196613, apt 2.x pkgCache::sHash), within a bucket by name, the native
-// architecture's package first.
-func AptCacheLess(aName, aArch, bName, bArch, native string) bool {
-	if aName != bName {
-		ha, hb := aptHash(aName), aptHash(bName)
+// ExtendedStates is apt's /var/lib/apt/extended_states marking pkgs
+// Auto-Installed, but those manual names, in the order apt writes it
+// (aptCacheLess), an Architecture: all package under the native
+// architecture arch, as apt records it.
+func ExtendedStates(pkgs []Installed, arch string, manual []string) []byte {
+	list := slices.Clone(pkgs)
+	sort.SliceStable(list, func(i, j int) bool { return aptCacheLess(list[i], list[j], arch) })
+	var b strings.Builder
+	for _, p := range list {
+		if slices.Contains(manual, p.Name) {
+			continue
+		}
+		a := p.Architecture
+		if a == "all" {
+			a = arch
+		}
+		fmt.Fprintf(&b, "Package: %s\nArchitecture: %s\nAuto-Installed: 1\n\n", p.Name, a)
+	}
+	return []byte(b.String())
+}
+
+// aptCacheLess orders packages as apt's cache iterates them, which is
+// the order apt writes extended_states in: by bucket of its package hash
+// table (DJB2 of the lower-case name, modulo 196613, apt 2.x
+// pkgCache::sHash), within a bucket by name, the native architecture's
+// package first.
+func aptCacheLess(a, b Installed, native string) bool {
+	if a.Name != b.Name {
+		ha, hb := aptHash(a.Name), aptHash(b.Name)
 		if ha != hb {
 			return ha < hb
 		}
-		return aName < bName
+		return a.Name < b.Name
 	}
-	if (aArch == native) != (bArch == native) {
-		return aArch == native
+	if (a.Architecture == native) != (b.Architecture == native) {
+		return a.Architecture == native
 	}
-	return aArch < bArch
+	return a.Architecture < b.Architecture
 }
 
 func aptHash(name string) uint32 {

@@ -4,8 +4,6 @@ import (
 	"embed"
 	"fmt"
 	"path"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/debstrap/debstrap/distro"
@@ -41,18 +39,13 @@ var debianFiles = []placed{
 	{"resolv.conf", "/etc/resolv.conf", 0o644},
 }
 
-// Installed is one installed package, for apt's marks.
-type Installed struct {
-	Name, Architecture string
-}
-
 // Configured does what the image's builder does once the packages are
 // configured: its configuration files for containers, every package
 // marked automatically installed but those asked for by name (manual),
 // and for slim the path excludes; for Ubuntu, livecd-rootfs' steps
 // (ubuntuConfigured). arch is the native architecture, epoch the build's
 // SOURCE_DATE_EPOCH.
-func (p *Profile) Configured(st *rootfs.Stage, rel distro.Release, pkgs []Installed, arch string, manual []string, epoch time.Time) error {
+func (p *Profile) Configured(st *rootfs.Stage, rel distro.Release, pkgs []native.Installed, arch string, manual []string, epoch time.Time) error {
 	if rel.Distribution == distro.Ubuntu {
 		return p.ubuntuConfigured(st, arch, epoch)
 	}
@@ -95,30 +88,9 @@ func writeFiles(st *rootfs.Stage, dir string, list []placed) error {
 // "apt-mark manual" of the packages asked for leave it (debuerreotype-init):
 // every other package Auto-Installed, in the order of apt's cache, an
 // Architecture: all package under the native architecture.
-func markAuto(st *rootfs.Stage, pkgs []Installed, arch string, manual []string) error {
+func markAuto(st *rootfs.Stage, pkgs []native.Installed, arch string, manual []string) error {
 	if _, ok := st.Lookup("/var/lib/apt"); !ok {
 		return nil // no apt: nothing marks anything
 	}
-	list := slices.Clone(pkgs)
-	slices.SortStableFunc(list, func(a, b Installed) int {
-		switch {
-		case native.AptCacheLess(a.Name, a.Architecture, b.Name, b.Architecture, arch):
-			return -1
-		case native.AptCacheLess(b.Name, b.Architecture, a.Name, a.Architecture, arch):
-			return 1
-		}
-		return 0
-	})
-	var b strings.Builder
-	for _, p := range list {
-		if slices.Contains(manual, p.Name) {
-			continue
-		}
-		a := p.Architecture
-		if a == "all" {
-			a = arch
-		}
-		fmt.Fprintf(&b, "Package: %s\nArchitecture: %s\nAuto-Installed: 1\n\n", p.Name, a)
-	}
-	return st.WriteFile("/var/lib/apt/extended_states", []byte(b.String()), rootfs.Entry{Mode: 0o644})
+	return st.WriteFile("/var/lib/apt/extended_states", native.ExtendedStates(pkgs, arch, manual), rootfs.Entry{Mode: 0o644})
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/debstrap/debstrap/apt"
 	"github.com/debstrap/debstrap/distro"
+	"github.com/debstrap/debstrap/native"
 	"github.com/debstrap/debstrap/rootfs"
 )
 
@@ -185,7 +186,8 @@ Signed-By: /usr/share/keyrings/debian-archive-keyring.pgp
 func TestMarkAuto(t *testing.T) {
 	st := newStage(t)
 	put(t, st, map[string]string{"/var/lib/apt/": ""})
-	pkgs := []Installed{{"dpkg", "amd64"}, {"coreutils", "amd64"}, {"libsmartcols1", "amd64"}, {"tzdata", "all"}, {"curl", "amd64"}}
+	pkgs := []native.Installed{{Name: "dpkg", Architecture: "amd64"}, {Name: "coreutils", Architecture: "amd64"},
+		{Name: "libsmartcols1", Architecture: "amd64"}, {Name: "tzdata", Architecture: "all"}, {Name: "curl", Architecture: "amd64"}}
 	if err := markAuto(st, pkgs, "amd64", []string{"curl"}); err != nil {
 		t.Fatal(err)
 	}
