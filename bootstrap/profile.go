@@ -52,7 +52,7 @@ func manualPackages(cfg BuildConfig) []string {
 	}
 	var out []string
 	for _, i := range include {
-		if strings.HasSuffix(i, ".deb") || strings.ContainsAny(i, "?~!(") {
+		if IsDebPath(i) || strings.ContainsAny(i, "?~!(") {
 			continue // a file or a pattern names no package
 		}
 		name, _, _ := strings.Cut(i, "=")

@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/debstrap/debstrap/deb"
 	"github.com/debstrap/debstrap/dpkg"
 	"github.com/debstrap/debstrap/rootfs"
 )
@@ -212,10 +211,13 @@ func readFilesDB(st *rootfs.Stage) (*filesDB, error) {
 		arch, _, _ = strings.Cut(string(data), "\n")
 	}
 	db := &filesDB{owners: map[string][]string{}}
-	for _, para := range bytes.Split(status, []byte("\n\n")) {
-		s, err := deb.ParseStanza(para)
+	stanzas, err := dpkg.ParseStatus(bytes.NewReader(status))
+	if err != nil {
+		return nil, fmt.Errorf("profile: /var/lib/dpkg/status: %w", err)
+	}
+	for _, s := range stanzas {
 		status := s.Get("Status")
-		if err != nil || s.Get("Package") == "" || !strings.HasSuffix(status, " installed") && !strings.HasSuffix(status, " unpacked") {
+		if s.Get("Package") == "" || !strings.HasSuffix(status, " installed") && !strings.HasSuffix(status, " unpacked") {
 			continue
 		}
 		name, a := s.Get("Package"), s.Get("Architecture")

@@ -1,13 +1,14 @@
 package profile
 
 import (
+	"bytes"
 	"fmt"
 	"path"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/debstrap/debstrap/apt"
+	"github.com/debstrap/debstrap/deb"
 	"github.com/debstrap/debstrap/distro"
 	"github.com/debstrap/debstrap/dpkg"
 	"github.com/debstrap/debstrap/rootfs"
@@ -123,7 +124,13 @@ func (p *Profile) ubuntuConfigured(st *rootfs.Stage, arch string, epoch time.Tim
 // installed reports whether the root's dpkg status has pkg installed.
 func installed(st *rootfs.Stage, pkg string) bool {
 	data, err := st.ReadFile("/var/lib/dpkg/status")
-	return err == nil && strings.Contains("\n"+string(data), "\nPackage: "+pkg+"\nStatus: install ok installed\n")
+	if err != nil {
+		return false
+	}
+	stanzas, err := dpkg.ParseStatus(bytes.NewReader(data))
+	return err == nil && slices.ContainsFunc(stanzas, func(s deb.Stanza) bool {
+		return s.Get("Package") == pkg && s.Get("Status") == "install ok installed"
+	})
 }
 
 // removeMatching removes the files of dir whose names match glob.
