@@ -23,7 +23,6 @@ import (
 	"github.com/debstrap/debstrap/hooks"
 	"github.com/debstrap/debstrap/internal/progress"
 	"github.com/debstrap/debstrap/lock"
-	"github.com/debstrap/debstrap/profile"
 	"github.com/debstrap/debstrap/spec"
 )
 
@@ -203,10 +202,9 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return usageError{err}
 		}
 	}
-	prof, _ := profile.Parse(c.profile) // checked by loadSpec
 	if rel, ok := distro.Lookup(pos[0]); ok {
 		// A suite the profile does not know, before minutes of work.
-		if err := prof.Check(rel); err != nil {
+		if err := c.prof.Check(rel); err != nil {
 			return usageError{err}
 		}
 	}
@@ -281,7 +279,7 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		SBOM:        *sbomFile,
 		ImageMirror: *imageMirror,
 		Hooks:       hookList,
-		Profile:     prof,
+		Profile:     c.prof,
 		AptConf:     aptConf,
 		DpkgConf:    dpkgConf,
 		Skip:        skips,

@@ -55,6 +55,7 @@ type common struct {
 	recommends    bool
 	mergedUsr     bool
 	profile       string
+	prof          *profile.Profile // --profile parsed (applyProfile)
 	noUpdates     bool
 	noValidUntil  bool
 	snapshot      string
@@ -146,8 +147,8 @@ func (c *common) logger(stderr io.Writer) *slog.Logger {
 func (c *common) config(suite string, mirrors []string, log *slog.Logger) bootstrap.Config {
 	include := c.include
 	// The profile's own packages (noble's unminimize), unless asked for.
-	if p, _ := profile.Parse(c.profile); p != nil {
-		for _, i := range p.Include(suite) {
+	if c.prof != nil {
+		for _, i := range c.prof.Include(suite) {
 			if !slices.Contains(include, i) {
 				include = append(slices.Clone(include), i)
 			}

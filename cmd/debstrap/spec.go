@@ -54,15 +54,16 @@ func (c *common) loadSpec(fs *flag.FlagSet) (*spec.File, error) {
 	return sp, nil
 }
 
-// applyProfile sets the selection --profile implies (its variant, merged
+// applyProfile parses --profile once (c.prof) and sets the selection it
+// implies (its variant, merged
 // /usr) where neither the command line nor the spec set them.
 func (c *common) applyProfile(fs *flag.FlagSet) error {
 	p, err := profile.Parse(c.profile)
-	if err != nil || p == nil {
-		if err != nil {
-			err = fmt.Errorf("--profile: %w", err)
-		}
-		return err
+	if err != nil {
+		return fmt.Errorf("--profile: %w", err)
+	}
+	if c.prof = p; p == nil {
+		return nil
 	}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
