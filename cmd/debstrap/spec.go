@@ -55,8 +55,8 @@ func (c *common) loadSpec(fs *flag.FlagSet) (*spec.File, error) {
 }
 
 // applyProfile parses --profile once (c.prof) and sets the selection it
-// implies (its variant, merged
-// /usr) where neither the command line nor the spec set them.
+// implies (its variant, merged /usr) where neither the command line nor
+// the spec set them.
 func (c *common) applyProfile(fs *flag.FlagSet) error {
 	p, err := profile.Parse(c.profile)
 	if err != nil {
