@@ -420,13 +420,8 @@ func makeRoot(ctx context.Context, c *cache.Cache, cfg BuildConfig, conf Configu
 	if err := b.DB.Write(dbRoot{st}); err != nil {
 		return nil, nil, fmt.Errorf("writing the dpkg database: %w", err)
 	}
-	if err := writeAptConfig(st, plan, cfg.Config, cfg.ImageMirror); err != nil {
+	if err := writeAptConfig(st, plan, cfg.Config, cfg.ImageMirror, cfg.Profile); err != nil {
 		return nil, nil, err
-	}
-	if cfg.Profile != nil {
-		if err := cfg.Profile.Sources(st, plan.Release, ImageEntries(plan.Entries, cfg.ImageMirror), cfg.Keyring == ""); err != nil {
-			return nil, nil, fmt.Errorf("--profile=%s: %w", cfg.Profile.Name, err)
-		}
 	}
 	done()
 
@@ -534,14 +529,11 @@ func (r dbRoot) MkdirAll(path string, mode int64) error {
 }
 
 // writeAptConfig points the image's apt at the mirrors the build used, as
-// mmdebstrap does (/etc/apt/sources.list, one line a source), and trusts
-// a --keyring that is not one of the distribution's own.
-func writeAptConfig(st *rootfs.Stage, plan *Plan, cfg Config, imageMirror string) error {
-	var b strings.Builder
-	for _, e := range ImageEntries(plan.Entries, imageMirror) {
-		// Options (signed-by of the host's key path) do not carry over.
-		fmt.Fprintf(&b, "deb %s %s %s\n", e.URI, e.Suite, strings.Join(e.Components, " "))
-	}
+// mmdebstrap does (/etc/apt/sources.list, one line a source) or as prof's
+// image has them, and trusts a --keyring that is not one of the
+// distribution's own.
+func writeAptConfig(st *rootfs.Stage, plan *Plan, cfg Config, imageMirror string, prof *profile.Profile) error {
+	entries := ImageEntries(plan.Entries, imageMirror)
 	// Variants without apt (essential, custom) have no /etc/apt yet;
 	// mmdebstrap creates it before unpacking, whatever the variant.
 	for _, d := range []string{"/etc/apt", "/etc/apt/trusted.gpg.d"} {
@@ -549,8 +541,19 @@ func writeAptConfig(st *rootfs.Stage, plan *Plan, cfg Config, imageMirror string
 			return fmt.Errorf("creating %s: %w", d, err)
 		}
 	}
-	if err := st.WriteFile("/etc/apt/sources.list", []byte(b.String()), rootfs.Entry{Mode: 0o644}); err != nil {
-		return fmt.Errorf("writing /etc/apt/sources.list: %w", err)
+	if prof != nil {
+		if err := prof.Sources(st, plan.Release, entries, cfg.Keyring == ""); err != nil {
+			return fmt.Errorf("--profile=%s: %w", prof.Name, err)
+		}
+	} else {
+		var b strings.Builder
+		for _, e := range entries {
+			// Options (signed-by of the host's key path) do not carry over.
+			fmt.Fprintf(&b, "deb %s %s %s\n", e.URI, e.Suite, strings.Join(e.Components, " "))
+		}
+		if err := st.WriteFile("/etc/apt/sources.list", []byte(b.String()), rootfs.Entry{Mode: 0o644}); err != nil {
+			return fmt.Errorf("writing /etc/apt/sources.list: %w", err)
+		}
 	}
 	if cfg.Keyring != "" {
 		fi, err := os.Stat(cfg.Keyring)

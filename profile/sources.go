@@ -20,9 +20,9 @@ import (
 // signedBy false leaves Signed-By out (a --keyring of the user's, which
 // apt then finds in trusted.gpg.d).
 func (p *Profile) Sources(st *rootfs.Stage, rel distro.Release, entries []apt.Entry, signedBy bool) error {
-	name, keyring := "debian", "/usr/share/keyrings/debian-archive-keyring"
+	keyring := "/usr/share/keyrings/debian-archive-keyring"
 	if rel.Distribution == distro.Ubuntu {
-		name, keyring = "ubuntu", "/usr/share/keyrings/ubuntu-archive-keyring"
+		keyring = "/usr/share/keyrings/ubuntu-archive-keyring"
 	}
 	// debian-archive-keyring ships .pgp from trixie on, .gpg before.
 	switch {
@@ -38,14 +38,14 @@ func (p *Profile) Sources(st *rootfs.Stage, rel distro.Release, entries []apt.En
 	if rel.Distribution == distro.Ubuntu {
 		return ubuntuSources(st, rel, entries, keyring)
 	}
-	text := deb822(sortSources(entries, rel), keyring)
 	if err := st.RemoveAll("/etc/apt/sources.list"); err != nil {
 		return err
 	}
 	if err := st.MkdirAll("/etc/apt/sources.list.d", rootfs.Entry{Mode: 0o755}); err != nil {
 		return err
 	}
-	return st.WriteFile("/etc/apt/sources.list.d/"+name+".sources", []byte(text), rootfs.Entry{Mode: 0o644})
+	text := deb822(sortSources(entries, rel), keyring)
+	return st.WriteFile("/etc/apt/sources.list.d/debian.sources", []byte(text), rootfs.Entry{Mode: 0o644})
 }
 
 // sortSources orders entries as the official sources list them: the
